@@ -69,8 +69,8 @@ enum EntrySlot : uint32_t {
 
 enum EntryType : uint32_t { T_VIA = 1, T_ROUTE = 2, T_RR = 3 };
 
-constexpr uint32_t MAX_ENTRIES = 30;
-constexpr uint32_t STRIDE = FIXED + MAX_ENTRIES * E_SIZE;  // 544 slots per message
+constexpr uint32_t MAX_ENTRIES = 64;
+constexpr uint32_t STRIDE = FIXED + MAX_ENTRIES * E_SIZE;  // 1088 slots per message
 constexpr uint32_t BUCKETS = 512;                          // 2^9 Call-ID buckets
 
 // SIP methods (case-sensitive, RFC 3261 §7.1). OTHER: any other token.
@@ -83,7 +83,7 @@ enum Method : uint32_t {
 // Scanner outcomes. parse() returns 0 or -Err.
 enum Err : uint32_t {
   OK = 0,
-  E_EMPTY = 1,              // nothing but whitespace (keep-alive) or zero bytes
+  E_EMPTY = 1,              // zero bytes, or only CR/LF (a keep-alive)
   E_BAD_START_LINE,
   E_BAD_VERSION,
   E_BAD_STATUS,

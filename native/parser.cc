@@ -14,29 +14,107 @@
 
 #include <cstring>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "hash.h"
 
 namespace sy {
 namespace {
 
-// RFC 3261 token characters: alphanum and -.!%*_+`'~
-struct TokenTable {
-  bool t[256];
-  constexpr TokenTable() : t() {
-    for (int c = '0'; c <= '9'; c++) t[c] = true;
-    for (int c = 'a'; c <= 'z'; c++) t[c] = true;
-    for (int c = 'A'; c <= 'Z'; c++) t[c] = true;
+// Character classes, one table lookup per byte on the hot loops.
+enum : uint8_t {
+  C_TOKEN = 1,    // RFC 3261 token: alphanum and -.!%*_+`'~
+  C_LWS = 2,      // SP HT CR LF
+  C_WS = 4,       // SP HT
+  C_VALSEP = 8,   // bytes value_end() must look at: " < > ,
+  C_URIBAD = 16,  // not allowed inside a bracketed URI here: LWS < "
+  C_HOST = 32,    // sent-by host characters: alphanum - . _
+  C_DIGIT = 64,
+  C_ANGLE_END = 128,  // '>'
+};
+struct ClassTable {
+  uint8_t t[256];
+  constexpr ClassTable() : t() {
+    for (int c = '0'; c <= '9'; c++) t[c] |= C_TOKEN | C_HOST | C_DIGIT;
+    for (int c = 'a'; c <= 'z'; c++) t[c] |= C_TOKEN | C_HOST;
+    for (int c = 'A'; c <= 'Z'; c++) t[c] |= C_TOKEN | C_HOST;
     const char* extra = "-.!%*_+`'~";
-    for (const char* p = extra; *p; p++) t[static_cast<unsigned char>(*p)] = true;
+    for (const char* p = extra; *p; p++) t[static_cast<unsigned char>(*p)] |= C_TOKEN;
+    t[static_cast<unsigned char>('-')] |= C_HOST;
+    t[static_cast<unsigned char>('.')] |= C_HOST;
+    t[static_cast<unsigned char>('_')] |= C_HOST;
+    t[' '] |= C_LWS | C_WS | C_URIBAD;
+    t['\t'] |= C_LWS | C_WS | C_URIBAD;
+    t['\r'] |= C_LWS | C_URIBAD;
+    t['\n'] |= C_LWS | C_URIBAD;
+    t[static_cast<unsigned char>('"')] |= C_VALSEP | C_URIBAD;
+    t[static_cast<unsigned char>('<')] |= C_VALSEP | C_URIBAD;
+    t[static_cast<unsigned char>('>')] |= C_VALSEP | C_ANGLE_END;
+    t[static_cast<unsigned char>(',')] |= C_VALSEP;
   }
 };
-constexpr TokenTable kToken;
+constexpr ClassTable kClass;
 
-inline bool is_token(uint8_t c) { return kToken.t[c]; }
-inline bool is_ws(uint8_t c) { return c == ' ' || c == '\t'; }
-inline bool is_lws(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-inline bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+inline bool is_token(uint8_t c) { return kClass.t[c] & C_TOKEN; }
+inline bool is_ws(uint8_t c) { return kClass.t[c] & C_WS; }
+inline bool is_lws(uint8_t c) { return kClass.t[c] & C_LWS; }
+inline bool is_digit(uint8_t c) { return kClass.t[c] & C_DIGIT; }
+inline bool is_host(uint8_t c) { return kClass.t[c] & C_HOST; }
 inline uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c | 0x20) : c; }
+
+// The first byte in [p, e) equal to one of Cs, or e. SSE2 compares 16 bytes
+// at a time (x86-64 baseline); the tail and other targets go byte by byte.
+template <char... Cs>
+inline const uint8_t* find_any(const uint8_t* p, const uint8_t* e) {
+#ifdef __SSE2__
+  while (e - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    __m128i hit = _mm_setzero_si128();
+    ((hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8(Cs)))), ...);
+    const int m = _mm_movemask_epi8(hit);
+    if (m) return p + __builtin_ctz(static_cast<unsigned>(m));
+    p += 16;
+  }
+#endif
+  for (; p < e; p++) {
+    const uint8_t c = *p;
+    if (((c == static_cast<uint8_t>(Cs)) || ...)) return p;
+  }
+  return e;
+}
+
+// The next NUL, CR or LF: one pass finds the end of a line and anything that
+// makes it malformed.
+inline const uint8_t* next_special(const uint8_t* p, const uint8_t* end) { return find_any<'\0', '\r', '\n'>(p, end); }
+
+// Finds the end of the line starting at p: sets *nl to its LF and returns the
+// end of its content (the CR of a CRLF, or the LF), or an Err when a NUL, a
+// bare CR or no LF comes first.
+inline uint32_t find_line(const uint8_t* p, const uint8_t* end, const uint8_t** ce, const uint8_t** nl, const uint8_t** at) {
+  const uint8_t* q = next_special(p, end);
+  if (q == end) {
+    *at = p;
+    return E_NO_HEADER_END;
+  }
+  if (*q == '\n') {
+    *ce = q;
+    *nl = q;
+    return OK;
+  }
+  if (*q == '\r') {
+    if (q + 1 < end && q[1] == '\n') {
+      *ce = q;
+      *nl = q + 1;
+      return OK;
+    }
+    *at = q;
+    return q + 1 == end ? E_NO_HEADER_END : E_BAD_LINE_ENDING;
+  }
+  *at = q;
+  return E_NUL_BYTE;
+}
 
 // Case-insensitive compare of [p, p+n) with a lowercase literal of length n.
 inline bool eqi(const uint8_t* p, size_t n, const char* lit, size_t litn) {
@@ -56,12 +134,35 @@ inline const uint8_t* rtrim_lws(const uint8_t* s, const uint8_t* e) {
   return e;
 }
 
+// Compares a header name (token characters only) with a lowercase literal:
+// for token characters `c | 0x20` folds exactly A-Z, so words compare at once.
+inline bool name_is(const uint8_t* p, size_t n, const char* lit, size_t litn) {
+  if (n != litn) return false;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t a, b;
+    memcpy(&a, p + i, 8);
+    memcpy(&b, lit + i, 8);
+    if ((a | 0x2020202020202020ull) != b) return false;
+  }
+  for (; i + 4 <= n; i += 4) {
+    uint32_t a, b;
+    memcpy(&a, p + i, 4);
+    memcpy(&b, lit + i, 4);
+    if ((a | 0x20202020u) != b) return false;
+  }
+  for (; i < n; i++)
+    if ((p[i] | 0x20) != static_cast<uint8_t>(lit[i])) return false;
+  return true;
+}
+#define NAME_IS(p, n, lit) name_is((p), (n), lit, sizeof(lit) - 1)
+
 enum Hdr { H_OTHER, H_VIA, H_FROM, H_TO, H_CALLID, H_CSEQ, H_MAXFWD, H_ROUTE, H_RR, H_CONTACT, H_CL, H_CT };
 
 inline Hdr header_id(const uint8_t* p, size_t n) {
   switch (n) {
     case 1:
-      switch (lower(p[0])) {
+      switch (p[0] | 0x20) {
         case 'v': return H_VIA;
         case 'f': return H_FROM;
         case 't': return H_TO;
@@ -71,23 +172,23 @@ inline Hdr header_id(const uint8_t* p, size_t n) {
         case 'c': return H_CT;
         default: return H_OTHER;  // k s e o u r b ...: known compact forms we do not extract
       }
-    case 2: return EQI(p, n, "to") ? H_TO : H_OTHER;
-    case 3: return EQI(p, n, "via") ? H_VIA : H_OTHER;
+    case 2: return NAME_IS(p, n, "to") ? H_TO : H_OTHER;
+    case 3: return NAME_IS(p, n, "via") ? H_VIA : H_OTHER;
     case 4:
-      if (EQI(p, n, "from")) return H_FROM;
-      if (EQI(p, n, "cseq")) return H_CSEQ;
+      if (NAME_IS(p, n, "from")) return H_FROM;
+      if (NAME_IS(p, n, "cseq")) return H_CSEQ;
       return H_OTHER;
-    case 5: return EQI(p, n, "route") ? H_ROUTE : H_OTHER;
+    case 5: return NAME_IS(p, n, "route") ? H_ROUTE : H_OTHER;
     case 7:
-      if (EQI(p, n, "call-id")) return H_CALLID;
-      if (EQI(p, n, "contact")) return H_CONTACT;
+      if (NAME_IS(p, n, "call-id")) return H_CALLID;
+      if (NAME_IS(p, n, "contact")) return H_CONTACT;
       return H_OTHER;
     case 12:
-      if (EQI(p, n, "max-forwards")) return H_MAXFWD;
-      if (EQI(p, n, "content-type")) return H_CT;
-      if (EQI(p, n, "record-route")) return H_RR;
+      if (NAME_IS(p, n, "max-forwards")) return H_MAXFWD;
+      if (NAME_IS(p, n, "content-type")) return H_CT;
+      if (NAME_IS(p, n, "record-route")) return H_RR;
       return H_OTHER;
-    case 14: return EQI(p, n, "content-length") ? H_CL : H_OTHER;
+    case 14: return NAME_IS(p, n, "content-length") ? H_CL : H_OTHER;
     default: return H_OTHER;
   }
 }
@@ -128,8 +229,10 @@ inline const uint8_t* skip_quoted(const uint8_t* p, const uint8_t* e) {
 // angle brackets). Returns nullptr on an unbalanced quote.
 inline const uint8_t* value_end(const uint8_t* p, const uint8_t* e) {
   bool in_angle = false;
-  while (p < e) {
-    uint8_t c = *p;
+  for (;;) {
+    p = find_any<'"', '<', '>', ','>(p, e);
+    if (p == e) return e;
+    const uint8_t c = *p;
     if (c == '"') {
       p = skip_quoted(p, e);
       if (!p) return nullptr;
@@ -137,10 +240,18 @@ inline const uint8_t* value_end(const uint8_t* p, const uint8_t* e) {
     }
     if (c == '<') in_angle = true;
     else if (c == '>') in_angle = false;
-    else if (c == ',' && !in_angle) return p;
+    else if (!in_angle) return p;  // ','
     p++;
   }
-  return e;
+}
+
+// Start of the host part of URI [u, ue): after the last '@' (the user part
+// may hold ';', '?' and ',' escaped or not), else u.
+inline const uint8_t* host_part(const uint8_t* u, const uint8_t* ue) {
+  const uint8_t* h = u;
+  for (const uint8_t* p = u; p < ue; p++)
+    if (*p == '@') h = p + 1;
+  return h;
 }
 
 // The parts of a name-addr / addr-spec value (From, To, Contact, Route...).
@@ -177,8 +288,10 @@ bool parse_addr(const uint8_t* s, const uint8_t* e, Addr* a) {
       // addr-spec: the URI runs to the first ';' (header params follow).
       const uint8_t* ue = rtrim_lws(p, q);
       if (ue == p) return false;
+      // RFC 3261 §20.10: a URI with ',', '?' or ';' needs <>; here ';' already ended it.
       for (const uint8_t* d = p; d < ue; d++)
         if (is_lws(*d) || *d == '>' || *d == '"') return false;
+      if (memchr(host_part(p, ue), '?', static_cast<size_t>(ue - host_part(p, ue)))) return false;
       if (ue - p == 1 && *p == '*') {
         a->star = true;
       } else if (!memchr(p, ':', static_cast<size_t>(ue - p))) {
@@ -192,14 +305,12 @@ bool parse_addr(const uint8_t* s, const uint8_t* e, Addr* a) {
   }
   {
     // p at '<'
-    const uint8_t* u = p + 1;
-    const uint8_t* gt = static_cast<const uint8_t*>(memchr(u, '>', static_cast<size_t>(e - u)));
-    if (!gt) return false;
-    const uint8_t* us = skip_lws(u, gt);
-    const uint8_t* ue = rtrim_lws(us, gt);
+    // One pass to '>': no LWS, '<' or '"' inside the brackets (RFC 3261 §20.10).
+    const uint8_t* us = p + 1;
+    const uint8_t* gt = find_any<'>', '<', '"', ' ', '\t', '\r', '\n'>(us, e);
+    if (gt >= e || *gt != '>') return false;
+    const uint8_t* ue = gt;
     if (us == ue || !memchr(us, ':', static_cast<size_t>(ue - us))) return false;
-    for (const uint8_t* d = us; d < ue; d++)
-      if (is_lws(*d) || *d == '<' || *d == '"') return false;
     a->uri = us;
     a->uri_end = ue;
     p = skip_lws(gt + 1, e);
@@ -235,7 +346,7 @@ params:
       ve = p;
       if (v == ve) return false;
     }
-    if (EQI(n, static_cast<size_t>(ne - n), "tag") && v) {
+    if (NAME_IS(n, static_cast<size_t>(ne - n), "tag") && v) {
       a->tag = v;
       a->tag_end = ve;
     }
@@ -244,17 +355,18 @@ params:
 }
 
 // True when the URI [u, ue) carries the `lr` parameter (RFC 3261 §19.1.1).
+// Parameters follow the host part: the user part (before the last '@') may
+// itself hold ';' and '?'.
 bool uri_has_lr(const uint8_t* u, const uint8_t* ue) {
-  // URI parameters end at '?' (headers).
-  const uint8_t* q = static_cast<const uint8_t*>(memchr(u, '?', static_cast<size_t>(ue - u)));
-  if (q) ue = q;
-  const uint8_t* p = u;
+  const uint8_t* h = host_part(u, ue);
+  const uint8_t* q = static_cast<const uint8_t*>(memchr(h, '?', static_cast<size_t>(ue - h)));
+  if (q) ue = q;  // URI headers follow '?'
+  const uint8_t* p = h;
   while (p < ue) {
     const uint8_t* semi = static_cast<const uint8_t*>(memchr(p, ';', static_cast<size_t>(ue - p)));
     if (!semi) return false;
     p = semi + 1;
-    if (ue - p >= 2 && lower(p[0]) == 'l' && lower(p[1]) == 'r' &&
-        (p + 2 == ue || p[2] == ';' || p[2] == '='))
+    if (ue - p >= 2 && lower(p[0]) == 'l' && lower(p[1]) == 'r' && (p + 2 == ue || p[2] == ';' || p[2] == '='))
       return true;
   }
   return false;
@@ -328,8 +440,10 @@ int32_t Scanner::start_line(const uint8_t* s, const uint8_t* e) {
   out_[S_METHOD] = method_id(s, static_cast<size_t>(p - s));
   const uint8_t* u = p + 1;
   const uint8_t* q = u;
-  while (q < e && *q > ' ' && *q != 0x7f) q++;
-  if (q == u || q >= e || *q != ' ' || *u == '<' || !memchr(u, ':', static_cast<size_t>(q - u)))
+  while (q < e && *q > ' ' && *q != 0x7f) q++;  // e is followed by CR/LF: the loop is bounded
+  // RFC 3261 §19.1.5 / RFC 4475 §3.1.2.13: no URI headers ('?') in a Request-URI.
+  if (q == u || q >= e || *q != ' ' || *u == '<' || !memchr(u, ':', static_cast<size_t>(q - u)) ||
+      memchr(host_part(u, q), '?', static_cast<size_t>(q - host_part(u, q))))
     return fail(E_BAD_START_LINE, u);
   range(S_RURI_OFF, u, q);
   const uint8_t* ver = q + 1;
@@ -381,9 +495,7 @@ int32_t Scanner::via(const uint8_t* line, const uint8_t* v, const uint8_t* ve, c
       if (!rb) return fail(E_BAD_VIA, q);
       q = rb + 1;
     } else {
-      while (q < te && (is_token(*q) && *q != '!' && *q != '%' && *q != '*' && *q != '+' && *q != '`' &&
-                        *q != '\'' && *q != '~'))
-        q++;
+      while (q < te && is_host(*q)) q++;
     }
     if (q == h) return fail(E_BAD_VIA, q);
     en[E_VIA_HOST_OFF] = pos(h);
@@ -428,15 +540,15 @@ int32_t Scanner::via(const uint8_t* line, const uint8_t* v, const uint8_t* ve, c
         if (pv == pve) return fail(E_BAD_VIA, pv);
       }
       size_t nl = static_cast<size_t>(ne - n);
-      if (EQI(n, nl, "branch")) {
+      if (NAME_IS(n, nl, "branch")) {
         if (!has_value) return fail(E_BAD_VIA, n);
         en[E_VIA_BRANCH_OFF] = pos(pv);
         en[E_VIA_BRANCH_LEN] = static_cast<uint32_t>(pve - pv);
-      } else if (EQI(n, nl, "received")) {
+      } else if (NAME_IS(n, nl, "received")) {
         if (!has_value) return fail(E_BAD_VIA, n);
         en[E_VIA_RECEIVED_OFF] = pos(pv);
         en[E_VIA_RECEIVED_LEN] = static_cast<uint32_t>(pve - pv);
-      } else if (EQI(n, nl, "rport")) {
+      } else if (NAME_IS(n, nl, "rport")) {
         en[E_VIA_RPORT_OFF] = pos(n);
         en[E_VIA_RPORT_LEN] = static_cast<uint32_t>((has_value ? pve : ne) - n);
       }
@@ -493,8 +605,8 @@ int32_t Scanner::header(const uint8_t* line, const uint8_t* name_end, const uint
     case H_CALLID: {
       if (out_[S_CALLID_OFF] != NONE) return fail(E_DUPLICATE_HEADER, line);
       if (v == ve) return fail(E_BAD_CALLID, v);
-      for (const uint8_t* p = v; p < ve; p++)
-        if (is_lws(*p)) return fail(E_BAD_CALLID, p);
+      const uint8_t* ws = find_any<' ', '\t', '\r', '\n'>(v, ve);
+      if (ws != ve) return fail(E_BAD_CALLID, ws);
       range(S_CALLID_OFF, v, ve);
       return 0;
     }
@@ -572,12 +684,12 @@ int32_t Scanner::run(uint32_t off, uint32_t len) {
   if (p == end) return fail(E_EMPTY, nullptr);
 
   // Start line.
-  const uint8_t* nl = static_cast<const uint8_t*>(memchr(p, '\n', static_cast<size_t>(end - p)));
-  if (!nl) return fail(E_NO_HEADER_END, p);
-  const bool crlf = nl > p && nl[-1] == '\r';
-  const uint8_t* ce = crlf ? nl - 1 : nl;
-  if (memchr(p, 0, static_cast<size_t>(ce - p))) return fail(E_NUL_BYTE, p);
-  if (memchr(p, '\r', static_cast<size_t>(ce - p))) return fail(E_BAD_LINE_ENDING, p);
+  const uint8_t* ce;
+  const uint8_t* nl;
+  const uint8_t* bad = nullptr;
+  uint32_t e0 = find_line(p, end, &ce, &nl, &bad);
+  if (e0) return fail(e0, bad);
+  const bool crlf = ce != nl;
   int32_t r = start_line(p, ce);
   if (r) return r;
   p = nl + 1;
@@ -593,14 +705,10 @@ int32_t Scanner::run(uint32_t off, uint32_t len) {
   const uint8_t* body = nullptr;
   for (;;) {
     if (p >= end) break;  // headers end with the datagram: no body (lenient, like Kamailio)
-    nl = static_cast<const uint8_t*>(memchr(p, '\n', static_cast<size_t>(end - p)));
-    if (!nl) return fail(E_NO_HEADER_END, p);
-    const bool l_crlf = nl > p && nl[-1] == '\r';
-    if (l_crlf != crlf) return fail(E_BAD_LINE_ENDING, nl);
-    ce = l_crlf ? nl - 1 : nl;
+    uint32_t le = find_line(p, end, &ce, &nl, &bad);
+    if (le) return fail(le, bad);
+    if ((ce != nl) != crlf) return fail(E_BAD_LINE_ENDING, nl);
     size_t n = static_cast<size_t>(ce - p);
-    if (n && memchr(p, 0, n)) return fail(E_NUL_BYTE, p);
-    if (n && memchr(p, '\r', n)) return fail(E_BAD_LINE_ENDING, p);
     if (n == 0) {
       body = nl + 1;
       break;
@@ -620,7 +728,7 @@ int32_t Scanner::run(uint32_t off, uint32_t len) {
       if (r) return r;
     }
     const uint8_t* q = p;
-    while (q < ce && is_token(*q)) q++;
+    while (is_token(*q)) q++;  // stops at the line's CR/LF at the latest
     if (q == p) return fail(E_BAD_HEADER, p);
     f_line = p;
     f_name_end = q;
@@ -655,7 +763,8 @@ int32_t Scanner::run(uint32_t off, uint32_t len) {
     o[S_BODY_LEN] = avail;
   }
 
-  // §8.1.1: mandatory header fields.
+  // §8.1.1: the header fields a proxy cannot work without (Max-Forwards may
+  // be absent: the proxy inserts it, as Kamailio does).
   if (o[S_VIA_COUNT] == 0) return fail(E_MISSING_VIA, nullptr);
   if (o[S_FROM_OFF] == NONE) return fail(E_MISSING_FROM, nullptr);
   if (o[S_TO_OFF] == NONE) return fail(E_MISSING_TO, nullptr);

@@ -45,6 +45,7 @@ const LT = 0x3c;
 const EQ = 0x3d;
 const GT = 0x3e;
 const QMARK = 0x3f;
+const AT = 0x40;
 const LBRACKET = 0x5b;
 const BACKSLASH = 0x5c;
 const RBRACKET = 0x5d;
@@ -123,10 +124,19 @@ function valueEnd(b: Uint8Array, p: number, e: number): number {
 }
 
 /** True when the URI b[u, ue) carries the `lr` parameter (RFC 3261 §19.1.1). */
+/** Start of the host part of URI b[u, ue): after the last '@', else u. */
+function hostPart(b: Uint8Array, u: number, ue: number): number {
+  let h = u;
+  for (let p = u; p < ue; p++) if (b[p] === AT) h = p + 1;
+  return h;
+}
+
 function uriHasLr(b: Uint8Array, u: number, ue: number): boolean {
-  const q = find(b, QMARK, u, ue);
+  // Parameters follow the host part: the user part (before the last '@') may hold ';' and '?'.
+  const h = hostPart(b, u, ue);
+  const q = find(b, QMARK, h, ue);
   if (q >= 0) ue = q;
-  let p = u;
+  let p = h;
   while (p < ue) {
     const semi = find(b, SEMI, p, ue);
     if (semi < 0) return false;
@@ -393,6 +403,38 @@ class Scanner {
   }
 
   /** RFC 3261 §20.10 / §25.1 name-addr or addr-spec, then ;params (parser.cc: parse_addr). */
+  /** find_line(): the line at p ends at lineCe (its CR or LF) / lineNl (its LF); or the first NUL, bare CR or missing LF fails. */
+  private lineCe = 0;
+  private lineNl = 0;
+  private findLine(p: number, end: number): number {
+    const b = this.b;
+    let q = p;
+    while (q < end) {
+      const c = b[q]!;
+      if (c > CR || (c !== 0 && c !== CR && c !== LF)) {
+        q++;
+        continue;
+      }
+      break;
+    }
+    if (q === end) return this.fail(E_NO_HEADER_END, p);
+    const c = b[q]!;
+    if (c === LF) {
+      this.lineCe = q;
+      this.lineNl = q;
+      return 0;
+    }
+    if (c === CR) {
+      if (q + 1 < end && b[q + 1] === LF) {
+        this.lineCe = q;
+        this.lineNl = q + 1;
+        return 0;
+      }
+      return this.fail(q + 1 === end ? E_NO_HEADER_END : E_BAD_LINE_ENDING, q);
+    }
+    return this.fail(E_NUL_BYTE, q);
+  }
+
   private parseAddr(s: number, e: number): boolean {
     const b = this.b;
     this.uri = -1;
@@ -432,6 +474,7 @@ class Scanner {
           const c = b[d]!;
           if (isLws(c) || c === GT || c === DQUOTE) return false;
         }
+        if (find(b, QMARK, hostPart(b, p, ue), ue) >= 0) return false;
         if (ue - p === 1 && b[p] === STAR) {
           this.star = true;
         } else if (find(b, COLON, p, ue) < 0) {
@@ -445,16 +488,17 @@ class Scanner {
     }
     if (!addrSpec) {
       // p at '<'
-      const u = p + 1;
-      const gt = find(b, GT, u, e);
-      if (gt < 0) return false;
-      const us = skipLws(b, u, gt);
-      const ue = rtrimLws(b, us, gt);
-      if (us === ue || find(b, COLON, us, ue) < 0) return false;
-      for (let d = us; d < ue; d++) {
-        const c = b[d]!;
-        if (isLws(c) || c === LT || c === DQUOTE) return false;
+      // One pass to '>': no LWS, '<' or '"' inside the brackets.
+      const us = p + 1;
+      let gt = us;
+      while (gt < e) {
+        const c = b[gt]!;
+        if (c === GT || c === LT || c === DQUOTE || isLws(c)) break;
+        gt++;
       }
+      if (gt >= e || b[gt] !== GT) return false;
+      const ue = gt;
+      if (us === ue || find(b, COLON, us, ue) < 0) return false;
       this.uri = us;
       this.uriEnd = ue;
       p = skipLws(b, gt + 1, e);
@@ -531,7 +575,9 @@ class Scanner {
       if (c <= SP || c === DEL) break;
       q++;
     }
-    if (q === u || q >= e || b[q] !== SP || b[u] === LT || find(b, COLON, u, q) < 0) return this.fail(E_BAD_START_LINE, u);
+    // No URI headers ('?') in a Request-URI (RFC 4475 §3.1.2.13).
+    if (q === u || q >= e || b[q] !== SP || b[u] === LT || find(b, COLON, u, q) < 0 || find(b, QMARK, hostPart(b, u, q), q) >= 0)
+      return this.fail(E_BAD_START_LINE, u);
     this.range(S.RURI_OFF, u, q);
     const ver = q + 1;
     if (eqi(b, ver, e - ver, L_VERSION)) return 0;
@@ -764,26 +810,12 @@ class Scanner {
     while (p < end && (b[p] === CR || b[p] === LF)) p++;
     if (p === end) return this.fail(E_EMPTY, -1);
 
-    // Start line. One pass finds the LF and notes NUL bytes and CRs that do
-    // not end the line (a CR at i < LF ends the line only when b[i+1] is LF).
-    let nl = p;
-    let bad = 0; // 1: NUL, 2: stray CR
-    while (nl < end) {
-      const c = b[nl]!;
-      if (c > CR) {
-        nl++;
-        continue;
-      }
-      if (c === LF) break;
-      if (c === 0) bad |= 1;
-      else if (c === CR && b[nl + 1] !== LF) bad |= 2;
-      nl++;
-    }
-    if (nl >= end) return this.fail(E_NO_HEADER_END, p);
-    const crlf = nl > p && b[nl - 1] === CR;
-    let ce = crlf ? nl - 1 : nl;
-    if (bad & 1) return this.fail(E_NUL_BYTE, p);
-    if (bad & 2) return this.fail(E_BAD_LINE_ENDING, p);
+    // Start line.
+    let le = this.findLine(p, end);
+    if (le) return le;
+    let ce = this.lineCe;
+    let nl = this.lineNl;
+    const crlf = ce !== nl;
     let r = this.startLine(p, ce);
     if (r) return r;
     p = nl + 1;
@@ -799,25 +831,11 @@ class Scanner {
     let body = -1;
     for (;;) {
       if (p >= end) break; // headers end with the datagram: no body (lenient, like Kamailio)
-      nl = p;
-      bad = 0;
-      while (nl < end) {
-        const c = b[nl]!;
-        if (c > CR) {
-          nl++;
-          continue;
-        }
-        if (c === LF) break;
-        if (c === 0) bad |= 1;
-        else if (c === CR && b[nl + 1] !== LF) bad |= 2;
-        nl++;
-      }
-      if (nl >= end) return this.fail(E_NO_HEADER_END, p);
-      const lCrlf = nl > p && b[nl - 1] === CR;
-      if (lCrlf !== crlf) return this.fail(E_BAD_LINE_ENDING, nl);
-      ce = lCrlf ? nl - 1 : nl;
-      if (bad & 1) return this.fail(E_NUL_BYTE, p);
-      if (bad & 2) return this.fail(E_BAD_LINE_ENDING, p);
+      le = this.findLine(p, end);
+      if (le) return le;
+      ce = this.lineCe;
+      nl = this.lineNl;
+      if ((ce !== nl) !== crlf) return this.fail(E_BAD_LINE_ENDING, nl);
       if (ce === p) {
         body = nl + 1;
         break;
@@ -960,7 +978,9 @@ export const fallbackScanner: SipScanner = {
     return good;
   },
 
-  // Regular functions: the addon tells "absent" from arguments.length.
+  // Regular functions: like the addon, a second range is read only when 5+
+  // arguments are passed. Bad arguments give undefined, as from the addon
+  // (so the `number` in the signature is not strictly true for either).
   hash(buf: Uint8Array, off: number, len: number, off2?: number, len2?: number): number {
     return hashArgs(false, arguments.length, buf, off, len, off2, len2) as number;
   },

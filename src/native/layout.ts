@@ -92,7 +92,7 @@ export const EntryType = { VIA: 1, ROUTE: 2, RR: 3 } as const;
 
 export const FIXED = 64;
 export const E_SIZE = 16;
-export const MAX_ENTRIES = 30;
+export const MAX_ENTRIES = 64;
 export const STRIDE = FIXED + MAX_ENTRIES * E_SIZE;
 /** Call-ID buckets: 2^9, the unit of sharding. */
 export const BUCKETS = 512;
