@@ -1,0 +1,233 @@
+/**
+ * The dataplane: listen sockets on the main thread, shards where the
+ * transactions live.
+ *
+ * Each listen socket is a native UdpSocket: when readable, the addon drains
+ * it with recvmmsg and scans every datagram (one crossing per batch). Then:
+ * - `workers: 0`: the main thread's Shard takes the batch as it is, using the
+ *   scanner's slots directly (no copy, no re-scan).
+ * - `workers: N`: messages are grouped by the shard owning their Call-ID
+ *   bucket (shard-table.ts); each group is copied once into a fresh
+ *   ArrayBuffer that is transferred (never serialised) to that shard's
+ *   worker, a single-thread piscina pool whose event loop keeps running
+ *   between batches (atomics disabled) so its timers fire. Shards send on the
+ *   listen socket's fd themselves (sendmmsg from their thread).
+ * Malformed datagrams are answered (400) or dropped on the main thread.
+ */
+import * as path from 'node:path';
+
+import { Piscina } from 'piscina';
+import { type Logger } from 'pino';
+
+import { type ResolvedConfig } from '../config';
+import { nativeUdp, type NativeUdpSocket } from '../native';
+import { S, STRIDE } from '../native/layout';
+import { loadRoute } from '../routes';
+import { type RouteScript } from '../routes/api';
+import { localIdentity, type LocalIdentity, type TmTimers } from '../tm/tm';
+import { Shard } from './shard';
+import { buildShardTable } from './shard-table';
+
+/** What a shard worker is started with (structured-cloned once). */
+export interface ShardWorkerData {
+  index: number;
+  fd: number;
+  config: ResolvedConfig;
+  local: { ip: string; port: number; aliases: { ip: string; port: number }[] };
+  timers: Partial<TmTimers>;
+}
+
+export interface ShardBatchTask {
+  /** [count, then count x (offset, length, ipv4, port)] then the datagram bytes; offsets are absolute. */
+  data: ArrayBuffer;
+}
+
+export interface DataplaneOptions {
+  config: ResolvedConfig;
+  log: Logger;
+  /** A route instance for `workers: 0` (tests); else loaded from config.route. */
+  route?: RouteScript;
+  /** Receive batch size (datagrams per recvmmsg). */
+  batch?: number;
+}
+
+export interface DataplaneStats {
+  received: number;
+  sent: number;
+  batches: number;
+  shardRestarts: number;
+  shardErrors: number;
+  droppedBatches: number;
+}
+
+function timersOf(config: ResolvedConfig): Partial<TmTimers> {
+  const tm = config.tm;
+  return { t1: tm.t1, t2: tm.t2, t4: tm.t4, frTimer: tm.frTimer, frInvTimer: tm.frInvTimer };
+}
+
+export class Dataplane {
+  readonly config: ResolvedConfig;
+  readonly local: LocalIdentity;
+  readonly sockets: NativeUdpSocket[] = [];
+  /** The main-thread shard (workers: 0). */
+  shard: Shard | undefined;
+  private pools: Piscina[] = [];
+  private readonly table: Uint8Array;
+  private readonly log: Logger;
+  private readonly counters = { shardRestarts: 0, shardErrors: 0, droppedBatches: 0 };
+
+  private constructor(config: ResolvedConfig, log: Logger, local: LocalIdentity) {
+    this.config = config;
+    this.log = log;
+    this.local = local;
+    this.table = buildShardTable(Math.max(1, config.workers));
+  }
+
+  static async start(o: DataplaneOptions): Promise<Dataplane> {
+    const udp = nativeUdp();
+    if (!udp) throw new Error('the native addon (build/Release/switchyard.node) is required for UDP I/O');
+    const cfg = o.config;
+    const first = cfg.listen[0]!;
+    const adv = cfg.advertise;
+    const sockets: NativeUdpSocket[] = [];
+    let dp: Dataplane | undefined;
+    const onBatch = (sock: () => NativeUdpSocket) => (count: number) => dp!.onBatch(sock(), count);
+    try {
+      for (const l of cfg.listen) {
+        let s: NativeUdpSocket | undefined;
+        s = new udp.UdpSocket(l.host, l.port, { batch: o.batch ?? 64, slot: 65536, rcvbuf: 8 << 20, sndbuf: 8 << 20 }, onBatch(() => s!));
+        sockets.push(s);
+      }
+    } catch (err) {
+      for (const s of sockets) s.close();
+      throw err;
+    }
+    const port = sockets[0]!.port;
+    const aliases = cfg.listen.map((l, i) => ({ ip: l.host, port: sockets[i]!.port }));
+    const local = localIdentity(adv?.host ?? first.host, adv?.port ?? port, aliases);
+    dp = new Dataplane(cfg, o.log, local);
+    dp.sockets.push(...sockets);
+    const limits = cfg.sip;
+    if (cfg.workers === 0) {
+      const fd0 = sockets[0]!;
+      const route = o.route ?? loadRoute({ config: cfg, log: o.log.child({ module: 'route' }), shard: 0 });
+      dp.shard = new Shard({
+        index: 0,
+        local,
+        route,
+        log: o.log.child({ module: 'tm', shard: 0 }),
+        flush: (buf, quads, n) => fd0.send(buf, quads, n),
+        timers: timersOf(cfg),
+      });
+      dp.shard.startTimers();
+    } else {
+      const filename = path.join(__dirname, 'shard-worker.js');
+      for (let k = 0; k < cfg.workers; k++) {
+        const workerData: ShardWorkerData = {
+          index: k,
+          fd: sockets[0]!.fd,
+          config: cfg,
+          local: { ip: local.ip, port: local.port, aliases },
+          timers: timersOf(cfg),
+        };
+        const pool = new Piscina({
+          filename,
+          minThreads: 1,
+          maxThreads: 1,
+          idleTimeout: Number.MAX_SAFE_INTEGER,
+          atomics: 'disabled',
+          maxQueue: 4096,
+          concurrentTasksPerWorker: 1,
+          workerData,
+        });
+        pool.on('error', (err: unknown) => {
+          dp!.counters.shardRestarts++;
+          o.log.error({ err, shard: k }, 'shard worker died; piscina replaces it');
+        });
+        dp.pools.push(pool);
+      }
+      // Wait until every shard has loaded its route (a bad route module fails start).
+      await Promise.all(dp.pools.map((p) => p.run({ ping: true })));
+    }
+    for (const s of sockets) s.start(limits);
+    return dp;
+  }
+
+  private onBatch(sock: NativeUdpSocket, count: number): void {
+    const meta = sock.meta;
+    if (this.shard) {
+      this.shard.handleBatch(sock.buffer, meta, count, sock.slots);
+      return;
+    }
+    this.dispatch(sock, count);
+  }
+
+  /** workers > 0: one transfer buffer per shard that got messages. */
+  private dispatch(sock: NativeUdpSocket, count: number): void {
+    const meta = sock.meta;
+    const slots = sock.slots;
+    const n = this.pools.length;
+    const counts = new Uint32Array(n);
+    const bytes = new Uint32Array(n);
+    const owner = new Int16Array(count);
+    for (let i = 0; i < count; i++) {
+      // Malformed messages go to shard 0, which answers them.
+      const k = slots[i * STRIDE + S.ERROR] === 0 ? this.table[slots[i * STRIDE + S.BUCKET]!]! : 0;
+      owner[i] = k;
+      counts[k]!++;
+      bytes[k]! += meta[i * 4 + 1]!;
+    }
+    for (let k = 0; k < n; k++) {
+      const c = counts[k]!;
+      if (c === 0) continue;
+      const head = 4 + c * 16;
+      const data = new ArrayBuffer(head + bytes[k]!);
+      const q = new Uint32Array(data, 0, 1 + c * 4);
+      const body = new Uint8Array(data);
+      q[0] = c;
+      let w = 0;
+      let at = head;
+      for (let i = 0; i < count; i++) {
+        if (owner[i] !== k) continue;
+        const off = meta[i * 4]!;
+        const len = meta[i * 4 + 1]!;
+        body.set(sock.buffer.subarray(off, off + len), at);
+        q[1 + w * 4] = at;
+        q[2 + w * 4] = len;
+        q[3 + w * 4] = meta[i * 4 + 2]!;
+        q[4 + w * 4] = meta[i * 4 + 3]!;
+        at += len;
+        w++;
+      }
+      const task: ShardBatchTask = { data };
+      this.pools[k]!.run(task, { transferList: [data] }).catch((err: unknown) => {
+        this.counters.shardErrors++;
+        if ((err as Error)?.message?.includes('queue')) this.counters.droppedBatches++;
+        this.log.warn({ err, shard: k }, 'shard batch failed');
+      });
+    }
+  }
+
+  stats(): DataplaneStats {
+    let received = 0;
+    let sent = 0;
+    let batches = 0;
+    for (const s of this.sockets) {
+      const st = s.stats;
+      received += st.received;
+      sent += st.sent;
+      batches += st.batches;
+    }
+    if (this.shard) sent += this.shard.sender.stats.sent;
+    return { received, sent, batches, ...this.counters };
+  }
+
+  /** Stops reading, lets shards finish, closes sockets. */
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.stop();
+    this.shard?.stopTimers();
+    await Promise.all(this.pools.map((p) => p.destroy()));
+    this.pools = [];
+    for (const s of this.sockets) s.close();
+  }
+}

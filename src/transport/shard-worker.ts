@@ -1,0 +1,40 @@
+/**
+ * Entry of a shard worker thread (a single-thread piscina pool). It builds
+ * its Shard once from workerData, keeps its timer wheel running on its own
+ * event loop, and handles the batches the main thread transfers to it.
+ */
+import { workerData } from 'node:worker_threads';
+
+import { nativeUdp, setParseLimits } from '../native';
+import { childLogger, setLogLevel } from '../log';
+import { loadRoute } from '../routes';
+import { localIdentity } from '../tm/tm';
+import { type ShardBatchTask, type ShardWorkerData } from './dataplane';
+import { Shard } from './shard';
+
+const wd = workerData as ShardWorkerData;
+setLogLevel(wd.config.logLevel);
+setParseLimits(wd.config.sip);
+const log = childLogger({ module: 'tm', shard: wd.index });
+const udp = nativeUdp();
+if (!udp) throw new Error('shard worker: the native addon is required');
+const fd = wd.fd;
+const route = loadRoute({ config: wd.config, log: childLogger({ module: 'route', shard: wd.index }), shard: wd.index });
+const shard = new Shard({
+  index: wd.index,
+  local: localIdentity(wd.local.ip, wd.local.port, wd.local.aliases),
+  route,
+  log,
+  flush: (buf, quads, n) => udp.sendBatchFd(fd, buf, quads, n),
+  timers: wd.timers,
+});
+shard.startTimers();
+
+export default function handle(task: ShardBatchTask | { ping: true }): number {
+  if (!('data' in task)) return shard.index;
+  const data = task.data;
+  const count = new Uint32Array(data, 0, 1)[0]!;
+  const meta = new Uint32Array(data, 4, count * 4);
+  shard.handleBatch(Buffer.from(data), meta, count);
+  return count;
+}
