@@ -72,6 +72,12 @@ export interface ResolvedDispatcher {
   readonly dsInactiveThreshold: number;
   readonly dsPingMethod: string;
   readonly dsPingFrom: string;
+  /**
+   * `ds_ping_timeout`, ms: when a keepalive with no final reply counts as
+   * failed. 0 = tm's fr_timer, as in Kamailio 5.6 (detection then takes
+   * ds_ping_interval + fr_timer).
+   */
+  readonly dsPingTimeout: number;
   /** Parsed `ds_ping_reply_codes`. */
   readonly dsPingReplyCodes: readonly DsReplyCode[];
   readonly xavpDst: string;
@@ -169,6 +175,7 @@ export const DEFAULTS = {
     ds_inactive_threshold: 1,
     ds_ping_method: 'OPTIONS',
     ds_ping_from: 'sip:dispatcher@localhost',
+    ds_ping_timeout: 0,
     ds_ping_reply_codes: '',
     xavp_dst: '_dsdst_',
     xavp_ctx: '_dsctx_',
@@ -235,6 +242,7 @@ dispatcher:
   ds_inactive_threshold: 1
   ds_ping_method: OPTIONS
   ds_ping_from: sip:dispatcher@localhost
+  ds_ping_timeout: 0            # ms a keepalive may stay unanswered; 0 = tm.fr_timer (Kamailio 5.6)
   ds_ping_reply_codes: ""       # e.g. "class=2;code=403;code=404"
   xavp_dst: _dsdst_
   xavp_ctx: _dsctx_

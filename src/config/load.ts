@@ -365,6 +365,7 @@ function resolveConfig(input: ConfigInput, ctx: EvalContext): ResolvedConfig {
       dsInactiveThreshold: d.ds_inactive_threshold,
       dsPingMethod: d.ds_ping_method,
       dsPingFrom: d.ds_ping_from,
+      dsPingTimeout: d.ds_ping_timeout,
       dsPingReplyCodes: parseReplyCodes(d.ds_ping_reply_codes).codes,
       xavpDst: d.xavp_dst,
       xavpCtx: d.xavp_ctx,

@@ -43,6 +43,7 @@ export interface DispatcherInput {
   ds_inactive_threshold?: number;
   ds_ping_method?: string;
   ds_ping_from?: string;
+  ds_ping_timeout?: number;
   ds_ping_reply_codes?: string;
   xavp_dst?: string;
   xavp_ctx?: string;
@@ -151,6 +152,7 @@ export const CONFIG_SCHEMA = {
       ds_inactive_threshold: int(0),
       ds_ping_method: str('sip-method'),
       ds_ping_from: str('sip-uri'),
+      ds_ping_timeout: int(0),
       ds_ping_reply_codes: { type: 'string' },
       xavp_dst: str('xavp-name'),
       xavp_ctx: str('xavp-name'),

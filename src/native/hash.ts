@@ -40,6 +40,11 @@ export function dsGetHashBytes(buf: Uint8Array, off: number, len: number, buf2?:
   return h === 0 ? 1 : h;
 }
 
+/** core/hashes.h:core_hash() (dialog h_entry): ds_get_hash's mixing, unreduced, 0 kept. */
+export function coreHashBytes(buf: Uint8Array, off: number, len: number): number {
+  return finish(mix(0, buf, off, len, false));
+}
+
 /** core/hashes.h:core_case_hash(): A-Z folded; not reduced (mask it with size - 1). */
 export function coreCaseHashBytes(buf: Uint8Array, off: number, len: number, buf2?: Uint8Array, off2 = 0, len2 = 0): number {
   let h = mix(0, buf, off, len, true);

@@ -39,6 +39,10 @@ export interface RequestContext {
   looseRoute(): boolean;
   /** Adds our Record-Route (`<sip:advertised;lr;ftag=...>`) when relayed. */
   recordRoute(): void;
+  /** remove_hf("Route"): relays without any Route header (initial requests). */
+  removeRoutes(): void;
+  /** append_branch(): relay() also forks to this destination (parallel forking). */
+  appendBranch(du: string): void;
   /** Arms a failure route for the transaction this relay creates (t_on_failure). */
   onFailure(handler: FailureHandler): void;
   /**

@@ -6,6 +6,8 @@
 import { type Logger } from 'pino';
 
 import { type ResolvedConfig } from '../config';
+import { type DialogTable } from '../dialog/dialog';
+import { type DispatcherHandle } from '../dispatcher/route-api';
 import { type RouteScript } from './api';
 import { createRouterRoute } from './router';
 import { createSbcRoute } from './sbc';
@@ -18,6 +20,10 @@ export interface RouteEnv {
   readonly log: Logger;
   /** Index of the shard this instance serves. */
   readonly shard: number;
+  /** This shard's dispatcher (its `current` is swapped on reload). */
+  readonly dispatcher: DispatcherHandle;
+  /** This shard's dialogs. */
+  readonly dialogs: DialogTable;
 }
 
 export type RouteFactory = (env: RouteEnv) => RouteScript;

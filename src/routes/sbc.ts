@@ -1,34 +1,34 @@
 /**
- * The built-in `sbc` route: the seed's SBC script.
+ * The built-in `sbc` route: the seed's SBC script (shared/seed, and the
+ * runnable Kamailio equivalent shared/anchors/kamailio-sbc.cfg).
  *
- *   request_route: Max-Forwards (tm), CANCEL/retransmissions (tm), in-dialog
- *     requests loose-routed (WITHINDLG), OPTIONS to us answered, initial
- *     INVITE/SUBSCRIBE record-routed, then DISPATCH.
- *   DISPATCH: ds_select_dst(set, alg, limit) from the config; nothing
- *     selectable -> 404 "No destination"; remember the candidates.
- *   RELAY: t_on_failure(MANAGE_FAILURE); t_relay() or 500 "Relay failed".
- *   MANAGE_FAILURE: canceled -> stop; on 500 or a local timeout with no
- *     reply, the next destination.
+ *   request_route
+ *     Max-Forwards, CANCEL and retransmissions: handled by tm before this.
+ *     WITHINDLG: a request with a To-tag follows its Route set
+ *       (loose_route + dlg_manage, failure route armed, relayed); an ACK
+ *       without a Route is dropped; anything else gets 404 "Not here".
+ *     initial requests: Route headers removed; OPTIONS to us answered 200;
+ *       INVITE/SUBSCRIBE record-routed; INVITE dialogs managed; DISPATCH.
+ *   DISPATCH
+ *     ds_select_dst(set, alg, limit) or 404 "No destination"; with two
+ *     candidates or more, $dlg_var(du_primary) / $dlg_var(du_secondary).
+ *   RELAY
+ *     t_on_failure(MANAGE_FAILURE); t_relay() or 500 "Relay failed".
+ *   failure_route MANAGE_FAILURE
+ *     canceled: stop. On 500, or a local timeout with no reply:
+ *     ds_next_dst() (initial requests), else the dialog's du_secondary, once.
  *
- * This version relays to the set's destinations in index order (the
- * dispatcher algorithms plug in through selectDestinations()).
+ * `set`, `alg` and `limit` come from the config's dispatcher section.
  */
-import { type DsDestination } from '../dispatcher/list-file';
-import { loadConfiguredDispatcherList } from '../config';
+import { dsNextDst, dsSelectDst, xavpCtxCnt, xavpDst } from '../dispatcher/route-api';
 import { Method } from '../native/layout';
 import { type FailureContext, type RequestContext, type RouteScript } from './api';
 import { type RouteEnv } from './index';
 
-interface DispatchVars {
-  /** Remaining failover candidates ($xavp(_dsdst_) after the current one). */
-  next: string[];
-}
-
 export function createSbcRoute(env: RouteEnv): RouteScript {
-  const ds = env.config.dispatcher;
-  const list = loadConfiguredDispatcherList(env.config);
-  const set = list.sets.find((s) => s.id === ds.set);
-  const uris = (set?.destinations ?? []).map((d: DsDestination) => d.uri);
+  const { set, alg, limit } = env.config.dispatcher;
+  const ds = env.dispatcher;
+  const dlg = env.dialogs;
 
   const relay = (ctx: RequestContext | FailureContext): boolean => {
     ctx.onFailure(manageFailure);
@@ -38,24 +38,31 @@ export function createSbcRoute(env: RouteEnv): RouteScript {
   const manageFailure = (ctx: FailureContext): void => {
     if (ctx.isCanceled()) return;
     if (ctx.checkStatus('500') || (ctx.branchTimeout() && !ctx.branchReplied())) {
-      const v = ctx.vars['ds'] as DispatchVars | undefined;
-      const next = v?.next.shift();
-      if (next !== undefined) {
-        ctx.du = next;
+      // failure of the first message of the dialog
+      if (dsNextDst(ds, ctx)) {
+        relay(ctx);
+        return;
+      }
+      // failure of an in-dialog message: the secondary router, once
+      const secondary = dlg.getVar(ctx.vars, 'du_secondary', ctx.request);
+      if (secondary) {
+        ctx.du = secondary;
+        dlg.setVar(ctx.vars, 'du_secondary', '', ctx.request);
         relay(ctx);
       }
     }
   };
 
   const dispatch = (ctx: RequestContext): void => {
-    const limit = ds.limit > 0 ? ds.limit : uris.length;
-    const picked = uris.slice(0, limit);
-    if (picked.length === 0) {
+    if (!dsSelectDst(ds, ctx, set, alg, limit)) {
       ctx.reply(404, 'No destination');
       return;
     }
-    ctx.du = picked[0];
-    ctx.vars['ds'] = { next: picked.slice(1) } satisfies DispatchVars;
+    if ((xavpCtxCnt(ctx.vars) ?? 0) >= 2) {
+      const recs = xavpDst(ctx.vars);
+      dlg.setVar(ctx.vars, 'du_primary', recs[0]!.uri);
+      dlg.setVar(ctx.vars, 'du_secondary', recs[1]!.uri);
+    }
     if (!relay(ctx)) ctx.reply(500, 'Relay failed');
   };
 
@@ -66,18 +73,22 @@ export function createSbcRoute(env: RouteEnv): RouteScript {
       if (ctx.hasToTag()) {
         // WITHINDLG
         if (ctx.looseRoute()) {
-          if (!relay(ctx) && m !== Method.ACK) ctx.reply(500, 'Relay failed');
+          dlg.manage(ctx);
+          if (m === Method.ACK) ctx.relay();
+          else if (!relay(ctx)) ctx.reply(500, 'Relay failed');
           return;
         }
         if (m !== Method.ACK) ctx.reply(404, 'Not here');
         return;
       }
       if (m === Method.CANCEL || m === Method.ACK) return;
-      if (m === Method.OPTIONS && ctx.isMyself(ctx.ruri) && !/^sips?:[^@;]+@/i.test(ctx.ruri)) {
+      ctx.removeRoutes();
+      if (m === Method.OPTIONS && ctx.isMyself(ctx.ruri) && !/^sips?:[^@;?]+@/i.test(ctx.ruri)) {
         ctx.reply(200, 'OK');
         return;
       }
       if (m === Method.INVITE || m === Method.SUBSCRIBE) ctx.recordRoute();
+      if (m === Method.INVITE) dlg.manage(ctx);
       dispatch(ctx);
     },
   };

@@ -113,6 +113,12 @@ export function newTmStats(): TmStats {
   };
 }
 
+/** Callbacks other modules register on transactions (Kamailio tm callbacks). */
+export interface TmEvents {
+  /** A reply went upstream (relayed, or local with `reply` undefined). */
+  responseOut?(vars: TxnVars, method: MethodId, status: number, reply: SipMessage | undefined): void;
+}
+
 export interface TmOptions {
   local: LocalIdentity;
   sender: Sender;
@@ -122,6 +128,7 @@ export interface TmOptions {
   timers?: Partial<TmTimers>;
   /** Max-Forwards inserted when a request has none. */
   maxForwards?: number;
+  events?: TmEvents;
 }
 
 /** Kamailio t_reply.c:get_prio(): lower wins. */
@@ -178,8 +185,10 @@ export class TransactionManager {
   private readonly servers = new Map<string, ServerTxn>();
   private readonly clients = new Map<string, ClientBranch>();
   private readonly resolved = new Map<string, Addr | null>();
+  private readonly events: TmEvents;
 
   constructor(o: TmOptions) {
+    this.events = o.events ?? {};
     this.local = o.local;
     this.sender = o.sender;
     this.wheel = o.wheel;
@@ -495,6 +504,7 @@ export class TransactionManager {
     t.lastReply = buf;
     t.lastStatus = code;
     this.sender.send(buf, t.replyTo);
+    this.events.responseOut?.(t.vars, t.req.methodId, code, undefined);
     if (code >= 200) this.completeServer(t, code);
   }
 
@@ -508,6 +518,7 @@ export class TransactionManager {
       t.lastStatus = msg.status;
     }
     this.sender.send(out, t.replyTo);
+    this.events.responseOut?.(t.vars, t.req.methodId, msg.status, msg);
   }
 
   /** A final went upstream: start Timer G/H (INVITE non-2xx) or the wait timer. */
@@ -547,7 +558,7 @@ export class TransactionManager {
 
   private cancelReceived(inv: ServerTxn, cancel: SipMessage, src: Addr): void {
     // 200 to the CANCEL itself, remembered to absorb its retransmissions.
-    const plan: RelayPlan = { ruri: cancel.ruri, dropTopRoute: false, recordRoute: false };
+    const plan: RelayPlan = { ruri: cancel.ruri, dropTopRoute: false, dropAllRoutes: false, recordRoute: false };
     const ct = new ServerTxn(serverKey(cancel, cancel.topVia!, 'CANCEL'), keep(cancel), src, replyAddress(cancel.topVia, src), false, {}, plan);
     ct.toTag = inv.toTag ?? (inv.toTag = newTmToTag());
     this.servers.set(ct.key, ct);
@@ -633,7 +644,15 @@ export class TransactionManager {
     const mf = req.maxForwards;
     if (mf === undefined) e.insert(headersAt, `Max-Forwards: ${this.maxForwards}\r\n`);
     else e.replace(req.slots[req.at + S.MAXFWD_OFF]!, req.slots[req.at + S.MAXFWD_LEN]!, String(mf - 1));
-    if (plan.dropTopRoute) {
+    if (plan.dropAllRoutes) {
+      // remove_hf("Route"): every Route header line.
+      const seen = new Set<number>();
+      for (const r of req.routes) {
+        if (seen.has(r.lineOff)) continue;
+        seen.add(r.lineOff);
+        e.remove(r.lineOff, r.lineEnd - r.lineOff);
+      }
+    } else if (plan.dropTopRoute) {
       const r = req.routes[0];
       if (r) removeListValue(e, buf, r);
     }
@@ -673,8 +692,10 @@ class RequestCtx implements RequestContext {
   private readonly tm: TransactionManager;
   private failure: FailureHandler | undefined = undefined;
   private dropTopRoute = false;
+  private dropAllRoutes = false;
   private rr = false;
   private routeHop: string | undefined = undefined;
+  private extraBranches: string[] | undefined = undefined;
 
   constructor(tm: TransactionManager, msg: SipMessage, src: Addr) {
     this.tm = tm;
@@ -708,6 +729,14 @@ class RequestCtx implements RequestContext {
     this.rr = true;
   }
 
+  removeRoutes(): void {
+    this.dropAllRoutes = true;
+  }
+
+  appendBranch(du: string): void {
+    (this.extraBranches ??= []).push(du);
+  }
+
   onFailure(handler: FailureHandler): void {
     if (this.txn) this.txn.failure = handler;
     else this.failure = handler;
@@ -715,14 +744,21 @@ class RequestCtx implements RequestContext {
 
   relay(): boolean {
     const target = this.du ?? this.routeHop ?? this.ruri;
-    const plan: RelayPlan = { ruri: this.ruri, dropTopRoute: this.dropTopRoute, recordRoute: this.rr };
+    const plan: RelayPlan = {
+      ruri: this.ruri,
+      dropTopRoute: this.dropTopRoute,
+      dropAllRoutes: this.dropAllRoutes,
+      recordRoute: this.rr,
+    };
     const m = this.msg.methodId as MethodId;
     if (m === Method.ACK || m === Method.CANCEL) return this.tm.forwardStateless(this.msg, this.src, plan, target);
     if (this.txn) return this.tm.addBranch(this.txn, target, this.ruri);
     if (!this.tm.resolve(target)) return false;
     this.txn = this.tm.createServer(this.msg, this.src, this.vars, plan);
     this.txn.failure = this.failure;
-    return this.tm.addBranch(this.txn, target, this.ruri);
+    let ok = this.tm.addBranch(this.txn, target, this.ruri);
+    for (const du of this.extraBranches ?? []) ok = this.tm.addBranch(this.txn, du, this.ruri) || ok;
+    return ok;
   }
 
   reply(code: number, reason: string, headers?: readonly string[]): void {

@@ -25,6 +25,8 @@ export interface RelayPlan {
   ruri: string;
   /** Drop our own top Route (loose routing). */
   dropTopRoute: boolean;
+  /** Drop every Route header (Kamailio remove_hf("Route") on initial requests). */
+  dropAllRoutes: boolean;
   recordRoute: boolean;
 }
 

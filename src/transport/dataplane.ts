@@ -19,13 +19,18 @@ import * as path from 'node:path';
 import { Piscina } from 'piscina';
 import { type Logger } from 'pino';
 
-import { type ResolvedConfig } from '../config';
+import { loadConfiguredDispatcherList, type ResolvedConfig } from '../config';
+import { DsState, type DsList } from '../dispatcher';
+import { PING_BRANCH_PREFIX, Prober } from '../dispatcher/prober';
 import { nativeUdp, type NativeUdpSocket } from '../native';
-import { S, STRIDE } from '../native/layout';
-import { loadRoute } from '../routes';
+import { E, E_SIZE, EntryType, FIXED, METHOD_IDS, NONE, S, STRIDE } from '../native/layout';
+import { SipMessage } from '../sip/message';
+import { TimerWheel } from '../tm/timer-wheel';
+import { type RouteEnv } from '../routes';
 import { type RouteScript } from '../routes/api';
 import { localIdentity, type LocalIdentity, type TmTimers } from '../tm/tm';
-import { Shard } from './shard';
+import { BatchSender } from './sender';
+import { CONSUMED, Shard } from './shard';
 import { buildShardTable } from './shard-table';
 
 /** What a shard worker is started with (structured-cloned once). */
@@ -35,6 +40,8 @@ export interface ShardWorkerData {
   config: ResolvedConfig;
   local: { ip: string; port: number; aliases: { ip: string; port: number }[] };
   timers: Partial<TmTimers>;
+  /** The destination state (SharedArrayBuffer) and the list it was made for. */
+  ds: { sab: SharedArrayBuffer; list: DsList };
 }
 
 export interface ShardBatchTask {
@@ -42,11 +49,18 @@ export interface ShardBatchTask {
   data: ArrayBuffer;
 }
 
+/** A new dispatcher list for every shard (reload). */
+export interface ShardReloadTask {
+  reload: { sab: SharedArrayBuffer; list: DsList };
+}
+
 export interface DataplaneOptions {
   config: ResolvedConfig;
   log: Logger;
-  /** A route instance for `workers: 0` (tests); else loaded from config.route. */
-  route?: RouteScript;
+  /** A route factory for `workers: 0` (tests); else config.route. */
+  route?: (env: RouteEnv) => RouteScript;
+  /** The dispatcher list; loaded from the config when absent. */
+  dsList?: DsList;
   /** Receive batch size (datagrams per recvmmsg). */
   batch?: number;
 }
@@ -71,16 +85,35 @@ export class Dataplane {
   readonly sockets: NativeUdpSocket[] = [];
   /** The main-thread shard (workers: 0). */
   shard: Shard | undefined;
+  /** Destination state shared with every shard (replaced on reload). */
+  dsState: DsState;
+  /** OPTIONS keepalives (main thread). */
+  readonly prober: Prober;
+  private readonly pingMethod: number;
+  private readonly pingBranch = Buffer.from(PING_BRANCH_PREFIX, 'latin1');
+  private readonly mainWheel = new TimerWheel({ tickMs: 20 });
+  private mainTicker: NodeJS.Timeout | undefined;
   private pools: Piscina[] = [];
   private readonly table: Uint8Array;
   private readonly log: Logger;
   private readonly counters = { shardRestarts: 0, shardErrors: 0, droppedBatches: 0 };
 
-  private constructor(config: ResolvedConfig, log: Logger, local: LocalIdentity) {
+  private constructor(config: ResolvedConfig, log: Logger, local: LocalIdentity, dsState: DsState, sock0: NativeUdpSocket) {
     this.config = config;
+    this.dsState = dsState;
     this.log = log;
     this.local = local;
     this.table = buildShardTable(Math.max(1, config.workers));
+    this.pingMethod = METHOD_IDS.get(config.dispatcher.dsPingMethod) ?? 31;
+    this.prober = new Prober({
+      config: config.dispatcher,
+      state: () => this.dsState,
+      hostport: local.hostport,
+      sender: new BatchSender((buf, quads, n) => sock0.send(buf, quads, n), { bytes: 1 << 16, datagrams: 256 }),
+      wheel: this.mainWheel,
+      log: log.child({ module: 'dispatcher' }),
+      timers: { t1: config.tm.t1, t2: config.tm.t2, frTimer: config.tm.frTimer },
+    });
   }
 
   static async start(o: DataplaneOptions): Promise<Dataplane> {
@@ -105,16 +138,18 @@ export class Dataplane {
     const port = sockets[0]!.port;
     const aliases = cfg.listen.map((l, i) => ({ ip: l.host, port: sockets[i]!.port }));
     const local = localIdentity(adv?.host ?? first.host, adv?.port ?? port, aliases);
-    dp = new Dataplane(cfg, o.log, local);
+    const dsState = DsState.create(o.dsList ?? loadConfiguredDispatcherList(cfg));
+    dp = new Dataplane(cfg, o.log, local, dsState, sockets[0]!);
     dp.sockets.push(...sockets);
     const limits = cfg.sip;
     if (cfg.workers === 0) {
       const fd0 = sockets[0]!;
-      const route = o.route ?? loadRoute({ config: cfg, log: o.log.child({ module: 'route' }), shard: 0 });
       dp.shard = new Shard({
         index: 0,
+        config: cfg,
         local,
-        route,
+        dsState,
+        route: o.route,
         log: o.log.child({ module: 'tm', shard: 0 }),
         flush: (buf, quads, n) => fd0.send(buf, quads, n),
         timers: timersOf(cfg),
@@ -129,6 +164,7 @@ export class Dataplane {
           config: cfg,
           local: { ip: local.ip, port: local.port, aliases },
           timers: timersOf(cfg),
+          ds: { sab: dsState.buffer as SharedArrayBuffer, list: dsState.list },
         };
         const pool = new Piscina({
           filename,
@@ -150,11 +186,40 @@ export class Dataplane {
       await Promise.all(dp.pools.map((p) => p.run({ ping: true })));
     }
     for (const s of sockets) s.start(limits);
+    dp.mainTicker = setInterval(() => dp!.mainWheel.advance(), 20);
+    dp.prober.start();
     return dp;
+  }
+
+  /**
+   * Takes keepalive replies off a batch for the prober: responses with the
+   * ping method whose top Via branch starts with our ping prefix. They are
+   * marked CONSUMED for the shards.
+   */
+  private takePingReplies(sock: NativeUdpSocket, count: number): void {
+    const slots = sock.slots;
+    const buf = sock.buffer;
+    const prefix = this.pingBranch;
+    for (let i = 0; i < count; i++) {
+      const at = i * STRIDE;
+      if (slots[at + S.ERROR] !== 0 || slots[at + S.KIND] !== 2 || slots[at + S.CSEQ_METHOD] !== this.pingMethod) continue;
+      const n = slots[at + S.ENTRY_COUNT]!;
+      for (let k = 0; k < n; k++) {
+        const e = at + FIXED + k * E_SIZE;
+        if (slots[e + E.TYPE] !== EntryType.VIA) continue;
+        const bOff = slots[e + E.VIA_BRANCH_OFF]!;
+        if (bOff !== NONE && slots[e + E.VIA_BRANCH_LEN]! >= prefix.length && buf.compare(prefix, 0, prefix.length, bOff, bOff + prefix.length) === 0) {
+          this.prober.onReply(new SipMessage(buf, slots, at));
+          slots[at + S.ERROR] = CONSUMED;
+        }
+        break;
+      }
+    }
   }
 
   private onBatch(sock: NativeUdpSocket, count: number): void {
     const meta = sock.meta;
+    this.takePingReplies(sock, count);
     if (this.shard) {
       this.shard.handleBatch(sock.buffer, meta, count, sock.slots);
       return;
@@ -171,8 +236,13 @@ export class Dataplane {
     const bytes = new Uint32Array(n);
     const owner = new Int16Array(count);
     for (let i = 0; i < count; i++) {
+      const err = slots[i * STRIDE + S.ERROR];
+      if (err === CONSUMED) {
+        owner[i] = -1;
+        continue;
+      }
       // Malformed messages go to shard 0, which answers them.
-      const k = slots[i * STRIDE + S.ERROR] === 0 ? this.table[slots[i * STRIDE + S.BUCKET]!]! : 0;
+      const k = err === 0 ? this.table[slots[i * STRIDE + S.BUCKET]!]! : 0;
       owner[i] = k;
       counts[k]!++;
       bytes[k]! += meta[i * 4 + 1]!;
@@ -208,6 +278,18 @@ export class Dataplane {
     }
   }
 
+  /**
+   * Swaps the dispatcher list everywhere: one new DsState, handed to every
+   * shard; what is in flight keeps its destinations.
+   */
+  async reloadDispatcher(list: DsList): Promise<void> {
+    const state = DsState.create(list);
+    this.dsState = state;
+    if (this.shard) this.shard.reloadDispatcher(state);
+    const task: ShardReloadTask = { reload: { sab: state.buffer as SharedArrayBuffer, list } };
+    await Promise.all(this.pools.map((p) => p.run(task)));
+  }
+
   stats(): DataplaneStats {
     let received = 0;
     let sent = 0;
@@ -224,6 +306,8 @@ export class Dataplane {
 
   /** Stops reading, lets shards finish, closes sockets. */
   async stop(): Promise<void> {
+    this.prober.stop();
+    if (this.mainTicker) clearInterval(this.mainTicker);
     for (const s of this.sockets) s.stop();
     this.shard?.stopTimers();
     await Promise.all(this.pools.map((p) => p.destroy()));

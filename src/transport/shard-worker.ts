@@ -5,11 +5,11 @@
  */
 import { workerData } from 'node:worker_threads';
 
+import { DsState } from '../dispatcher';
 import { nativeUdp, setParseLimits } from '../native';
 import { childLogger, setLogLevel } from '../log';
-import { loadRoute } from '../routes';
 import { localIdentity } from '../tm/tm';
-import { type ShardBatchTask, type ShardWorkerData } from './dataplane';
+import { type ShardBatchTask, type ShardReloadTask, type ShardWorkerData } from './dataplane';
 import { Shard } from './shard';
 
 const wd = workerData as ShardWorkerData;
@@ -19,18 +19,22 @@ const log = childLogger({ module: 'tm', shard: wd.index });
 const udp = nativeUdp();
 if (!udp) throw new Error('shard worker: the native addon is required');
 const fd = wd.fd;
-const route = loadRoute({ config: wd.config, log: childLogger({ module: 'route', shard: wd.index }), shard: wd.index });
 const shard = new Shard({
   index: wd.index,
+  config: wd.config,
   local: localIdentity(wd.local.ip, wd.local.port, wd.local.aliases),
-  route,
+  dsState: DsState.attach(wd.ds.sab, wd.ds.list),
   log,
   flush: (buf, quads, n) => udp.sendBatchFd(fd, buf, quads, n),
   timers: wd.timers,
 });
 shard.startTimers();
 
-export default function handle(task: ShardBatchTask | { ping: true }): number {
+export default function handle(task: ShardBatchTask | ShardReloadTask | { ping: true }): number {
+  if ('reload' in task) {
+    shard.reloadDispatcher(DsState.attach(task.reload.sab, task.reload.list));
+    return shard.index;
+  }
   if (!('data' in task)) return shard.index;
   const data = task.data;
   const count = new Uint32Array(data, 0, 1)[0]!;

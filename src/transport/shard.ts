@@ -5,8 +5,13 @@
  */
 import { type Logger } from 'pino';
 
+import { type ResolvedConfig } from '../config';
+import { DialogTable } from '../dialog/dialog';
+import { type DispatcherHandle } from '../dispatcher/route-api';
+import { Dispatcher, dispatcherOptionsFromConfig, type DsState } from '../dispatcher';
 import { scanner } from '../native';
 import { PARSE_ERRORS, S, STRIDE } from '../native/layout';
+import { loadRoute, type RouteEnv } from '../routes';
 import { type RouteScript } from '../routes/api';
 import { buildBadRequestReply } from '../sip/bad-request';
 import { SipMessage } from '../sip/message';
@@ -16,14 +21,21 @@ import { BatchSender, type FlushFn } from './sender';
 
 export interface ShardOptions {
   index: number;
+  config: ResolvedConfig;
   local: LocalIdentity;
-  route: RouteScript;
+  /** Destination state shared with the main thread (and the other shards). */
+  dsState: DsState;
   log: Logger;
   flush: FlushFn;
   timers: Partial<TmTimers>;
+  /** A route factory instead of config.route (tests). */
+  route?: (env: RouteEnv) => RouteScript;
   /** Timer wheel resolution, ms. */
   tickMs?: number;
 }
+
+/** Set on a datagram the main thread consumed (a keepalive reply): the shard skips it. */
+export const CONSUMED = 0xff;
 
 export interface ShardStats {
   batches: number;
@@ -39,23 +51,49 @@ export class Shard {
   readonly sender: BatchSender;
   readonly log: Logger;
   readonly stats: ShardStats;
+  readonly dialogs: DialogTable;
+  readonly dispatcher: DispatcherHandle;
+  private readonly config: ResolvedConfig;
   private readonly scratch = new Uint32Array(STRIDE);
   private ticker: NodeJS.Timeout | undefined;
 
   constructor(o: ShardOptions) {
     this.index = o.index;
     this.log = o.log;
+    this.config = o.config;
     this.wheel = new TimerWheel({ tickMs: o.tickMs ?? 10 });
     this.sender = new BatchSender(o.flush);
+    this.dialogs = new DialogTable({ wheel: this.wheel, defaultTimeout: o.config.dialog.defaultTimeout });
+    this.dispatcher = { current: new Dispatcher(o.dsState.list, o.dsState, dispatcherOptionsFromConfig(o.config.dispatcher)) };
+    const env: RouteEnv = {
+      config: o.config,
+      log: o.log.child({ module: 'route' }),
+      shard: o.index,
+      dispatcher: this.dispatcher,
+      dialogs: this.dialogs,
+    };
+    const route = o.route ? o.route(env) : loadRoute(env);
+    const dialogs = this.dialogs;
     this.tm = new TransactionManager({
       local: o.local,
       sender: this.sender,
       wheel: this.wheel,
-      route: o.route,
+      route,
       log: o.log,
       timers: o.timers,
+      events: { responseOut: (vars, method, status, reply) => dialogs.responseOut(vars, method, status, reply) },
     });
     this.stats = { batches: 0, messages: 0, parseErrors: new Array<number>(PARSE_ERRORS.length).fill(0), badRequestReplies: 0 };
+  }
+
+  /**
+   * A reloaded dispatcher list: new selections use it, transactions and
+   * dialogs in flight keep the destinations they already have. The call-load
+   * table carries over.
+   */
+  reloadDispatcher(state: DsState): void {
+    const old = this.dispatcher.current;
+    this.dispatcher.current = new Dispatcher(state.list, state, dispatcherOptionsFromConfig(this.config.dispatcher, old.callLoad));
   }
 
   /** Drives the timer wheel (a turn of the shard's own event loop). */
@@ -99,6 +137,7 @@ export class Shard {
         at = 0;
         err = -scanner.parse(buf, off, len, view, 0);
       }
+      if (err === CONSUMED) continue;
       this.stats.messages++;
       if (err !== 0) {
         this.malformed(buf, off, len, src, err);
