@@ -186,6 +186,12 @@ export class TransactionManager {
   private readonly clients = new Map<string, ClientBranch>();
   private readonly resolved = new Map<string, Addr | null>();
   private readonly events: TmEvents;
+  /**
+   * Draining (SIGTERM): new INVITEs get 503 with Retry-After; everything
+   * else, transactions in flight and in-dialog requests, goes on.
+   */
+  draining = false;
+  retryAfter = 5;
 
   constructor(o: TmOptions) {
     this.events = o.events ?? {};
@@ -238,6 +244,10 @@ export class TransactionManager {
         this.retransmitLast(t);
         return;
       }
+    }
+    if (this.draining && method === Method.INVITE && msg.toTag === undefined) {
+      this.statelessReply(msg, src, 503, REASONS[503]!, [`Retry-After: ${this.retryAfter}`]);
+      return;
     }
     // RFC 3261 §16.3 step 3 / Kamailio mf_process_maxfwd_header.
     if (msg.maxForwards === 0) {

@@ -32,6 +32,7 @@ import { localIdentity, type LocalIdentity, type TmTimers } from '../tm/tm';
 import { BatchSender } from './sender';
 import { CONSUMED, Shard } from './shard';
 import { buildShardTable } from './shard-table';
+import { Telemetry, T } from './telemetry';
 
 /** What a shard worker is started with (structured-cloned once). */
 export interface ShardWorkerData {
@@ -42,6 +43,18 @@ export interface ShardWorkerData {
   timers: Partial<TmTimers>;
   /** The destination state (SharedArrayBuffer) and the list it was made for. */
   ds: { sab: SharedArrayBuffer; list: DsList };
+  /** Shared telemetry; this shard writes block `index`. */
+  telemetry: SharedArrayBuffer;
+}
+
+/** A management query for every shard (registerShardQuery). */
+export interface ShardQueryTask {
+  query: { name: string; params: unknown[] };
+}
+
+/** Start draining: new INVITEs get 503 + Retry-After. */
+export interface ShardDrainTask {
+  drain: { retryAfter: number };
 }
 
 export interface ShardBatchTask {
@@ -92,6 +105,8 @@ export class Dataplane {
   private readonly pingMethod: number;
   private readonly pingBranch = Buffer.from(PING_BRANCH_PREFIX, 'latin1');
   private readonly mainWheel = new TimerWheel({ tickMs: 20 });
+  /** Counters of every shard, in shared memory. */
+  readonly telemetry: Telemetry;
   private mainTicker: NodeJS.Timeout | undefined;
   private pools: Piscina[] = [];
   private readonly table: Uint8Array;
@@ -104,6 +119,7 @@ export class Dataplane {
     this.log = log;
     this.local = local;
     this.table = buildShardTable(Math.max(1, config.workers));
+    this.telemetry = new Telemetry(Math.max(1, config.workers));
     this.pingMethod = METHOD_IDS.get(config.dispatcher.dsPingMethod) ?? 31;
     this.prober = new Prober({
       config: config.dispatcher,
@@ -150,6 +166,7 @@ export class Dataplane {
         local,
         dsState,
         route: o.route,
+        telemetry: dp.telemetry.block(0),
         log: o.log.child({ module: 'tm', shard: 0 }),
         flush: (buf, quads, n) => fd0.send(buf, quads, n),
         timers: timersOf(cfg),
@@ -165,6 +182,7 @@ export class Dataplane {
           local: { ip: local.ip, port: local.port, aliases },
           timers: timersOf(cfg),
           ds: { sab: dsState.buffer as SharedArrayBuffer, list: dsState.list },
+          telemetry: dp.telemetry.buffer,
         };
         const pool = new Piscina({
           filename,
@@ -288,6 +306,31 @@ export class Dataplane {
     if (this.shard) this.shard.reloadDispatcher(state);
     const task: ShardReloadTask = { reload: { sab: state.buffer as SharedArrayBuffer, list } };
     await Promise.all(this.pools.map((p) => p.run(task)));
+  }
+
+  /** Asks every shard (registerShardQuery); one answer per shard. */
+  async queryShards(name: string, params: unknown[] = []): Promise<unknown[]> {
+    if (this.shard) return [this.shard.query(name, params)];
+    const task: ShardQueryTask = { query: { name, params } };
+    return Promise.all(this.pools.map((p) => p.run(task) as Promise<unknown>));
+  }
+
+  /**
+   * SIGTERM: stop taking new INVITEs (503 + Retry-After), wait until every
+   * transaction has ended or `maxWaitMs` passed. Returns the transactions
+   * still open when it gave up (0 = clean).
+   */
+  async drain(maxWaitMs: number, retryAfter = 5): Promise<number> {
+    if (this.shard) this.shard.drain(retryAfter);
+    const task: ShardDrainTask = { drain: { retryAfter } };
+    await Promise.all(this.pools.map((p) => p.run(task)));
+    const until = Date.now() + maxWaitMs;
+    for (;;) {
+      if (this.shard) this.shard.publish();
+      const open = this.telemetry.sum(T.TRANSACTIONS_ACTIVE);
+      if (open === 0 || Date.now() >= until) return open;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   stats(): DataplaneStats {

@@ -9,8 +9,9 @@ import { DsState } from '../dispatcher';
 import { nativeUdp, setParseLimits } from '../native';
 import { childLogger, setLogLevel } from '../log';
 import { localIdentity } from '../tm/tm';
-import { type ShardBatchTask, type ShardReloadTask, type ShardWorkerData } from './dataplane';
+import { type ShardBatchTask, type ShardDrainTask, type ShardQueryTask, type ShardReloadTask, type ShardWorkerData } from './dataplane';
 import { Shard } from './shard';
+import { Telemetry } from './telemetry';
 
 const wd = workerData as ShardWorkerData;
 setLogLevel(wd.config.logLevel);
@@ -24,13 +25,21 @@ const shard = new Shard({
   config: wd.config,
   local: localIdentity(wd.local.ip, wd.local.port, wd.local.aliases),
   dsState: DsState.attach(wd.ds.sab, wd.ds.list),
+  telemetry: new Telemetry(Math.max(1, wd.config.workers), wd.telemetry).block(wd.index),
   log,
   flush: (buf, quads, n) => udp.sendBatchFd(fd, buf, quads, n),
   timers: wd.timers,
 });
 shard.startTimers();
 
-export default function handle(task: ShardBatchTask | ShardReloadTask | { ping: true }): number {
+type Task = ShardBatchTask | ShardReloadTask | ShardQueryTask | ShardDrainTask | { ping: true };
+
+export default function handle(task: Task): unknown {
+  if ('query' in task) return shard.query(task.query.name, task.query.params);
+  if ('drain' in task) {
+    shard.drain(task.drain.retryAfter);
+    return shard.index;
+  }
   if ('reload' in task) {
     shard.reloadDispatcher(DsState.attach(task.reload.sab, task.reload.list));
     return shard.index;

@@ -17,7 +17,10 @@ import { buildBadRequestReply } from '../sip/bad-request';
 import { SipMessage } from '../sip/message';
 import { TimerWheel } from '../tm/timer-wheel';
 import { type LocalIdentity, type TmTimers, TransactionManager } from '../tm/tm';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+
 import { BatchSender, type FlushFn } from './sender';
+import { batchBucket, T } from './telemetry';
 
 export interface ShardOptions {
   index: number;
@@ -32,6 +35,17 @@ export interface ShardOptions {
   route?: (env: RouteEnv) => RouteScript;
   /** Timer wheel resolution, ms. */
   tickMs?: number;
+  /** This shard's block of the shared telemetry (telemetry.ts). */
+  telemetry?: Float64Array;
+}
+
+/** A read-only question a shard answers for the management plane (dlg.list ...). */
+export type ShardQuery = (shard: Shard, params: readonly unknown[]) => unknown;
+const queries = new Map<string, ShardQuery>();
+
+/** Registers a shard query; modules call this at load, in every thread. */
+export function registerShardQuery(name: string, fn: ShardQuery): void {
+  queries.set(name, fn);
 }
 
 /** Set on a datagram the main thread consumed (a keepalive reply): the shard skips it. */
@@ -54,6 +68,10 @@ export class Shard {
   readonly dialogs: DialogTable;
   readonly dispatcher: DispatcherHandle;
   private readonly config: ResolvedConfig;
+  /** Shared telemetry block (a private one when not given). */
+  readonly telemetry: Float64Array;
+  private readonly loopDelay: IntervalHistogram;
+  private ticks = 0;
   private readonly scratch = new Uint32Array(STRIDE);
   private ticker: NodeJS.Timeout | undefined;
 
@@ -61,6 +79,8 @@ export class Shard {
     this.index = o.index;
     this.log = o.log;
     this.config = o.config;
+    this.telemetry = o.telemetry ?? new Float64Array(T.SIZE);
+    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
     this.wheel = new TimerWheel({ tickMs: o.tickMs ?? 10 });
     this.sender = new BatchSender(o.flush);
     this.dialogs = new DialogTable({ wheel: this.wheel, defaultTimeout: o.config.dialog.defaultTimeout });
@@ -96,21 +116,69 @@ export class Shard {
     this.dispatcher.current = new Dispatcher(state.list, state, dispatcherOptionsFromConfig(this.config.dispatcher, old.callLoad));
   }
 
+  /** Answers a management query (see registerShardQuery). */
+  query(name: string, params: readonly unknown[]): unknown {
+    const q = queries.get(name);
+    if (!q) throw new Error(`unknown shard query ${name}`);
+    return q(this, params);
+  }
+
+  /** SIGTERM: new INVITEs get 503 + Retry-After from now on. */
+  drain(retryAfter: number): void {
+    this.tm.retryAfter = retryAfter;
+    this.tm.draining = true;
+  }
+
   /** Drives the timer wheel (a turn of the shard's own event loop). */
   startTimers(): void {
     if (this.ticker) return;
+    this.loopDelay.enable();
     this.ticker = setInterval(() => {
       try {
         this.wheel.advance();
       } catch (err) {
         this.log.error({ err }, 'timer callback failed');
       }
+      if (++this.ticks % 10 === 0) this.publish();
     }, this.wheel.tickMs);
   }
 
   stopTimers(): void {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = undefined;
+    this.loopDelay.disable();
+    this.publish();
+  }
+
+  /** Copies the shard's counters into its telemetry block (every 10 ticks). */
+  publish(): void {
+    const t = this.telemetry;
+    const st = this.tm.stats;
+    t[T.RELAYED] = st.relayed;
+    t[T.STATELESS_RELAYED] = st.statelessRelayed;
+    t[T.RETR_ABSORBED] = st.retransmissionsAbsorbed;
+    t[T.RETR_SENT] = st.retransmissionsSent;
+    t[T.LOCAL_REPLIES] = st.localReplies;
+    t[T.TIMEOUTS] = st.timeouts;
+    t[T.FAILURE_ROUTES] = st.failureRoutes;
+    t[T.STRAY_REPLIES] = st.strayReplies;
+    t[T.ROUTE_ERRORS] = st.routeErrors;
+    t[T.TRANSACTIONS_TOTAL] = st.transactions;
+    t[T.TRANSACTIONS_ACTIVE] = this.tm.size;
+    t[T.DIALOGS_ACTIVE] = this.dialogs.size;
+    t[T.DATAGRAMS_SENT] = this.sender.stats.sent;
+    t[T.SEND_DROPS] = this.sender.stats.dropped;
+    t[T.SEND_BATCHES] = this.sender.stats.batches;
+    t[T.BAD_REQUEST_REPLIES] = this.stats.badRequestReplies;
+    t[T.TIMERS] = this.wheel.size;
+    for (let s = 1; s <= 5; s++) t[T.DIALOG_STATE + s] = 0;
+    for (const d of this.dialogs.list()) t[T.DIALOG_STATE + d.state]!++;
+    if (this.ticks % 100 === 0 && this.loopDelay.count > 0) {
+      t[T.LOOP_DELAY_P50] = this.loopDelay.percentile(50) / 1e6;
+      t[T.LOOP_DELAY_P99] = this.loopDelay.percentile(99) / 1e6;
+      t[T.LOOP_DELAY_MAX] = this.loopDelay.max / 1e6;
+      this.loopDelay.reset();
+    }
   }
 
   /**
@@ -120,6 +188,9 @@ export class Shard {
    */
   handleBatch(buf: Buffer, meta: Uint32Array, count: number, slots?: Uint32Array): void {
     this.stats.batches++;
+    const tel = this.telemetry;
+    tel[T.BATCHES]!++;
+    tel[T.BATCH_HIST + batchBucket(count)]!++;
     for (let i = 0; i < count; i++) {
       const q = i * 4;
       const off = meta[q]!;
@@ -140,9 +211,12 @@ export class Shard {
       if (err === CONSUMED) continue;
       this.stats.messages++;
       if (err !== 0) {
+        tel[T.PARSE_ERR + (err & 31)]!++;
         this.malformed(buf, off, len, src, err);
         continue;
       }
+      if (view[at + S.KIND] === 1) tel[T.REQ_IN + view[at + S.METHOD]!]!++;
+      else tel[T.REPLY_IN + ((view[at + S.STATUS]! / 100) | 0)]!++;
       try {
         this.tm.receive(new SipMessage(buf, view, at), src);
       } catch (e) {
