@@ -26,7 +26,7 @@
  *   `ds_load_update()` on a request/reply (BYE/CANCEL remove, 2xx to INVITE
  *   confirms).
  */
-import { coreCaseHash } from '../native';
+import { coreCaseHashWire } from '../native';
 
 /** Entry state (ds_ht.h). */
 export const DS_LOAD_INIT = 0;
@@ -112,12 +112,12 @@ export class CallLoadTable {
 
   /** Bucket of a Call-ID: `core_case_hash(callid) & (2^k - 1)`. */
   bucketOf(callId: string): number {
-    return coreCaseHash(callId) & this.mask;
+    return coreCaseHashWire(callId) & this.mask;
   }
 
   /** `ds_add_cell()`: 0 added, -2 Call-ID already present. */
   add(callId: string, duid: string, setId: number): 0 | -2 {
-    const hash = coreCaseHash(callId);
+    const hash = coreCaseHashWire(callId);
     const b = hash & this.mask;
     let list = this.table[b];
     if (!list) {
@@ -138,7 +138,7 @@ export class CallLoadTable {
 
   /** `ds_get_cell()`. */
   get(callId: string): DsLoadCell | undefined {
-    const hash = coreCaseHash(callId);
+    const hash = coreCaseHashWire(callId);
     const list = this.table[hash & this.mask];
     if (!list) return undefined;
     for (const c of list) {
@@ -150,7 +150,7 @@ export class CallLoadTable {
 
   /** `ds_del_cell()`: removes the entry without touching load counters. */
   delete(callId: string): boolean {
-    const hash = coreCaseHash(callId);
+    const hash = coreCaseHashWire(callId);
     const list = this.table[hash & this.mask];
     if (!list) return false;
     for (let k = 0; k < list.length; k++) {

@@ -20,8 +20,10 @@ export interface DispatcherHandle {
 export function selectInput(msg: SipMessage, ruri: string, hashPv?: string): DsSelectInput {
   return {
     callId: msg.callId,
-    fromUri: msg.fromUri,
-    toUri: msg.toUri,
+    // Whole header values: the URI is taken out of them as Kamailio does
+    // (a bare URI with ';' in its user part would be cut short).
+    fromUri: msg.from,
+    toUri: msg.to,
     ruri,
     get authorization() {
       return msg.header('authorization');

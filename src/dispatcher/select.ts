@@ -28,7 +28,7 @@
  */
 import { getRandomValues } from 'node:crypto';
 
-import { dsHash } from '../native';
+import { dsHashWire } from '../native';
 import { parseUri } from '../sip/uri';
 import { CallLoadTable, type DsLoadTarget } from './call-load';
 import type { DsList } from './list-file';
@@ -234,9 +234,23 @@ export function headerUri(body: string): string {
  * Undefined when the URI does not parse.
  */
 export function uriHashKeys(uri: string, userOnly: boolean): { x: string; y: string | undefined } | undefined {
+  // tel:/tels: URIs hash the number alone (no host part).
+  const scheme = uri.slice(0, uri.indexOf(':')).toLowerCase();
+  if (scheme === 'tel' || scheme === 'tels') {
+    const num = uri.slice(uri.indexOf(':') + 1);
+    const semi = num.indexOf(';');
+    return { x: semi >= 0 ? num.slice(0, semi) : num, y: undefined };
+  }
   const u = parseUri(uri);
   if (!u || u.host.length === 0) return undefined;
-  const x = u.user ?? '';
+  // Kamailio's phone2tel (default on): a sip(s) URI with user=phone is parsed
+  // as a tel URI - user parameters dropped, and 5060 taken as the default port.
+  const phone = /(^|;)\s*user\s*=\s*phone\s*(;|$)/i.test(u.params);
+  let x = u.user ?? '';
+  if (phone) {
+    const semi = x.indexOf(';');
+    if (semi >= 0) x = x.slice(0, semi);
+  }
   if (userOnly) return { x, y: undefined };
   // raw port text as written (Kamailio appends port.len chars after the host)
   let rest = uri.slice(uri.indexOf(':') + 1);
@@ -254,7 +268,7 @@ export function uriHashKeys(uri: string, userOnly: boolean): { x: string; y: str
     const pc = hostport.indexOf(':');
     if (pc >= 0) portText = hostport.slice(pc + 1);
   }
-  const defaultPort = u.scheme === 'sips' ? 5061 : 5060;
+  const defaultPort = u.scheme === 'sips' && !phone ? 5061 : 5060;
   const y = portText.length > 0 && u.port !== defaultPort ? `${u.host}:${portText}` : u.host;
   return { x, y };
 }
@@ -444,7 +458,7 @@ export class Dispatcher implements DsLoadTarget {
       case DS_ALG.HASHCALLID: {
         callId = trimLws(input.callId);
         if (callId.length === 0) return undefined;
-        h = dsHash(callId);
+        h = dsHashWire(callId);
         break;
       }
       case DS_ALG.HASHFROMURI:
@@ -453,7 +467,7 @@ export class Dispatcher implements DsLoadTarget {
         const uri = alg === DS_ALG.HASHFROMURI ? headerUri(input.fromUri) : alg === DS_ALG.HASHTOURI ? headerUri(input.toUri) : trimLws(input.ruri);
         const k = uriHashKeys(uri, (o.flags & DS_HASH_USER_ONLY) !== 0);
         if (!k) return undefined;
-        h = k.y === undefined ? dsHash(k.x) : dsHash(k.x, k.y);
+        h = k.y === undefined ? dsHashWire(k.x) : dsHashWire(k.x, k.y);
         break;
       }
       case DS_ALG.ROUNDROBIN:
@@ -468,7 +482,7 @@ export class Dispatcher implements DsLoadTarget {
           vlast = (h + 1) % n;
           ulast = true;
         } else {
-          h = dsHash(user);
+          h = dsHashWire(user);
         }
         break;
       }
@@ -479,7 +493,7 @@ export class Dispatcher implements DsLoadTarget {
         if (input.hashPv === undefined) return undefined;
         const v = trimLws(input.hashPv);
         if (v.length === 0) return undefined;
-        h = dsHash(v);
+        h = dsHashWire(v);
         break;
       }
       case DS_ALG.SERIAL:

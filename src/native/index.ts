@@ -146,6 +146,23 @@ export function dsHash(x: string | Uint8Array, y?: string | Uint8Array | null): 
   return y == null ? dsGetHashBytes(a, 0, a.length) : dsGetHashBytes(a, 0, a.length, utf8(y), 0, utf8(y).length);
 }
 
+/**
+ * ds_get_hash over strings that hold wire bytes one per character (what
+ * SipMessage getters return, latin1): hashes exactly the bytes Kamailio saw.
+ */
+export function dsHashWire(x: string, y?: string | null): number {
+  const a = Buffer.from(x, 'latin1');
+  if (y == null) return dsGetHashBytes(a, 0, a.length);
+  const b = Buffer.from(y, 'latin1');
+  return dsGetHashBytes(a, 0, a.length, b, 0, b.length);
+}
+
+/** core_case_hash over a wire-byte (latin1) string, unreduced. */
+export function coreCaseHashWire(x: string): number {
+  const a = Buffer.from(x, 'latin1');
+  return coreCaseHashBytes(a, 0, a.length);
+}
+
 /** core_case_hash(x, y) (htable, dispatcher call-load table), unreduced. */
 export function coreCaseHash(x: string | Uint8Array, y?: string | Uint8Array | null): number {
   const a = utf8(x);

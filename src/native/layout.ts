@@ -164,6 +164,35 @@ export const ParseError = Object.fromEntries(PARSE_ERRORS.map((n, i) => [n, i]))
   readonly [K in ParseErrorName]: number;
 };
 
+/** Fixed slots holding absolute byte offsets (NONE when absent). */
+export const FIXED_OFFSET_SLOTS: readonly number[] = [
+  S.MSG_OFF, S.METHOD_OFF, S.RURI_OFF, S.REASON_OFF, S.HDRS_OFF, S.HDRS_END, S.BODY_OFF,
+  S.FROM_OFF, S.FROM_URI_OFF, S.FROM_TAG_OFF, S.TO_OFF, S.TO_URI_OFF, S.TO_TAG_OFF, S.CALLID_OFF,
+  S.CSEQ_METHOD_OFF, S.MAXFWD_OFF, S.CONTACT_OFF, S.CONTACT_URI_OFF, S.CT_OFF, S.ERROR_AT,
+];
+/** Entry slots holding absolute byte offsets, per entry type. */
+export const VIA_OFFSET_SLOTS: readonly number[] = [
+  E.LINE_OFF, E.LINE_END, E.VAL_OFF, E.VIA_HOST_OFF, E.VIA_BRANCH_OFF, E.VIA_RECEIVED_OFF, E.VIA_RPORT_OFF, E.VIA_TRANSPORT_OFF,
+];
+export const ROUTE_OFFSET_SLOTS: readonly number[] = [E.LINE_OFF, E.LINE_END, E.VAL_OFF, E.RT_URI_OFF];
+
+/**
+ * Copies one message's slots from `src[at...]` to `dst[0...]`, moving every
+ * offset by -`delta` (the message copied out of a batch buffer to offset 0):
+ * a kept message without scanning it again.
+ */
+export function rebaseSlots(src: Uint32Array, at: number, dst: Uint32Array, delta: number): void {
+  const entries = src[at + S.ENTRY_COUNT]!;
+  const n = FIXED + entries * E_SIZE;
+  dst.set(src.subarray(at, at + n));
+  for (const s of FIXED_OFFSET_SLOTS) if (dst[s] !== NONE) dst[s] = dst[s]! - delta;
+  for (let i = 0; i < entries; i++) {
+    const b = FIXED + i * E_SIZE;
+    const slots = dst[b + E.TYPE] === EntryType.VIA ? VIA_OFFSET_SLOTS : ROUTE_OFFSET_SLOTS;
+    for (const s of slots) if (dst[b + s] !== NONE) dst[b + s] = dst[b + s]! - delta;
+  }
+}
+
 /** Safety limits of the scanner (config `sip.*`). */
 export interface ParseLimits {
   maxMessage: number;

@@ -17,6 +17,7 @@ import {
   NONE,
   PARSE_ERRORS,
   type ParseErrorName,
+  rebaseSlots,
   S,
   STRIDE,
 } from '../native/layout';
@@ -83,11 +84,38 @@ export class SipMessage {
   readonly buf: Buffer;
   readonly slots: Uint32Array;
   readonly at: number;
+  private viaCache: ViaView[] | undefined = undefined;
 
   constructor(buf: Buffer, slots: Uint32Array, at = 0) {
     this.buf = buf;
     this.slots = slots;
     this.at = at;
+  }
+
+  /**
+   * A copy that outlives the batch: the message bytes copied to a buffer of
+   * their own and the slots moved with them (no second scan).
+   */
+  copy(): SipMessage {
+    const off = this.s(S.MSG_OFF);
+    const len = this.s(S.MSG_LEN);
+    const buf = Buffer.allocUnsafe(len);
+    this.buf.copy(buf, 0, off, off + len);
+    const slots = new Uint32Array(FIXED + this.s(S.ENTRY_COUNT) * E_SIZE);
+    rebaseSlots(this.slots, this.at, slots, off);
+    return new SipMessage(buf, slots, 0);
+  }
+
+  /** The top Via's branch parameter, without decoding the rest. */
+  get topViaBranch(): string | undefined {
+    const n = this.s(S.ENTRY_COUNT);
+    for (let i = 0; i < n; i++) {
+      const base = this.at + FIXED + i * E_SIZE;
+      if (this.slots[base + E.TYPE] !== EntryType.VIA) continue;
+      const off = this.slots[base + E.VIA_BRANCH_OFF]!;
+      return off === NONE ? undefined : this.buf.toString('latin1', off, off + this.slots[base + E.VIA_BRANCH_LEN]!);
+    }
+    return undefined;
   }
 
   private s(slot: number): number {
@@ -224,18 +252,13 @@ export class SipMessage {
     return found;
   }
 
-  /** Every Via value, topmost first. */
+  /** Every Via value, topmost first (decoded once per view). */
   get vias(): ViaView[] {
-    return this.entries(EntryType.VIA).map((b) => this.via(b));
+    return (this.viaCache ??= this.entries(EntryType.VIA).map((b) => this.via(b)));
   }
   /** The topmost Via. */
   get topVia(): ViaView | undefined {
-    const n = this.s(S.ENTRY_COUNT);
-    for (let i = 0; i < n; i++) {
-      const base = this.at + FIXED + i * E_SIZE;
-      if (this.slots[base + E.TYPE] === EntryType.VIA) return this.via(base);
-    }
-    return undefined;
+    return this.vias[0];
   }
 
   private via(b: number): ViaView {

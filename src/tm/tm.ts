@@ -167,10 +167,7 @@ function serverKey(msg: SipMessage, via: ViaView, method: string): string {
 
 /** Copies a message out of a batch buffer so a transaction can keep it. */
 function keep(msg: SipMessage): SipMessage {
-  const copy = Buffer.from(msg.bytes);
-  const m = parseMessage(copy);
-  if (isParseFailure(m)) throw new Error(`re-parse of a kept message failed: ${m.error}`);
-  return m;
+  return msg.copy();
 }
 
 export class TransactionManager {
@@ -266,8 +263,8 @@ export class TransactionManager {
 
   private onReply(msg: SipMessage, src: Addr): void {
     this.stats.repliesIn++;
-    const via = msg.topVia!;
-    const b = via.branch === undefined ? undefined : this.clients.get(via.branch);
+    const branch = msg.topViaBranch;
+    const b = branch === undefined ? undefined : this.clients.get(branch);
     if (!b) {
       this.strayReply(msg);
       return;

@@ -432,7 +432,8 @@ describe('uri_hash_probe.txt: alg 1/2/3 keys', () => {
   test('header URI extraction and bad URIs', () => {
     assert.equal(headerUri(' "Bob" <sip:bob@b.example;transport=udp>;tag=9 '), 'sip:bob@b.example;transport=udp');
     assert.equal(headerUri('sip:bob@b.example;tag=9'), 'sip:bob@b.example');
-    assert.equal(uriHashKeys('tel:+123', false), undefined);
+    // tel: URIs hash the number alone (verified against Kamailio 5.6.3 in test/interop/kamailio-picks.test.ts)
+    assert.deepEqual(uriHashKeys('tel:+123;phone-context=x', false), { x: '+123', y: undefined });
     assert.deepEqual(uriHashKeys('sip:a@[::1]:5070', false), { x: 'a', y: '[::1]:5070' });
     assert.deepEqual(uriHashKeys('sip:a:pw@h.example:05080', false), { x: 'a', y: 'h.example:05080' });
     const ds = labDispatcher();
