@@ -1,11 +1,22 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 /**
  * switchyard [--config FILE] [--set key.path=value ...] [--check]
+ * switchyard rpc METHOD [PARAM ...] [--url URL] [--token T]
  *
  * Without --config it runs the embedded default config (an SBC on
  * 127.0.0.1:5060 in front of two loopback routers). --check validates the
  * config and its dispatcher list, prints every problem as file:line: key:
- * message, and exits 1 if there is one.
+ * message, and exits 1 if there is one. `rpc` is a kamcmd-like JSON-RPC
+ * client (src/rpc/client.ts).
+ *
+ * Signals (docs/operations.md):
+ * - SIGHUP: reload the dispatcher list, like dispatcher.reload but without
+ *   the reload_delta limit; a list that does not load is logged and the one
+ *   in force stays.
+ * - SIGTERM / SIGINT: new INVITEs get 503 + Retry-After, transactions in
+ *   flight get up to `shutdown_timeout` ms to finish, then the HTTP server
+ *   and the dataplane stop, logs are flushed and the process exits 0. A
+ *   second signal cuts the wait short.
  */
 import { parseArgs } from 'node:util';
 
@@ -13,9 +24,15 @@ import { checkConfig, loadConfig, type ResolvedConfig } from './config';
 import { ConfigErrors, SwitchyardError } from './errors';
 import { rootLogger, setLogLevel } from './log';
 import { nativeLoadError, scanner, setParseLimits } from './native';
+import { Management } from './rpc';
+import { rpcCommand } from './rpc/client';
 import { Dataplane } from './transport/dataplane';
 
+/** Retry-After (s) on the 503 to new INVITEs while draining. */
+const DRAIN_RETRY_AFTER_S = 5;
+
 const USAGE = `usage: switchyard [--config FILE] [--set key.path=value ...] [--check]
+       switchyard rpc METHOD [PARAM ...] [--url URL] [--token T]   (switchyard rpc --help)
 
   --config FILE   YAML config (Kamailio modparam names); default: the embedded config
   --set K=V       override one key, e.g. --set workers=0 --set tm.fr_timer=2000
@@ -29,38 +46,92 @@ function version(): string {
   return (require('../../package.json') as { version: string }).version;
 }
 
+function flushLogs(log: ReturnType<typeof rootLogger>): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 1000);
+    try {
+      log.flush((_err?: Error) => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+}
+
 async function run(config: ResolvedConfig): Promise<void> {
   setLogLevel(config.logLevel);
   const log = rootLogger();
   setParseLimits(config.sip);
   if (scanner.kind !== 'native') log.warn({ err: nativeLoadError() }, 'native scanner unavailable, using the TypeScript fallback');
+  const startedAt = new Date();
   const dp = await Dataplane.start({ config, log });
+  let mgmt: Management;
+  try {
+    mgmt = await Management.start({ dp, config, log, version: version(), startedAt });
+  } catch (err) {
+    await dp.stop();
+    throw err;
+  }
   const listen = config.listen.map((l, i) => `udp:${l.host}:${dp.sockets[i]!.port}`);
   log.info(
-    { listen, workers: config.workers, route: config.route.kind === 'builtin' ? config.route.name : config.route.path, scanner: scanner.kind },
+    {
+      listen,
+      http: mgmt.address ? `${mgmt.address.host}:${mgmt.address.port}` : null,
+      workers: config.workers,
+      route: config.route.kind === 'builtin' ? config.route.name : config.route.path,
+      scanner: scanner.kind,
+    },
     `switchyard listening on ${listen.join(', ')}`,
   );
+
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reloading the dispatcher list');
+    // Failures are logged by the reload itself; the list in force stays.
+    mgmt.control.reload({ rateLimited: false, reason: 'SIGHUP' }).catch(() => undefined);
+  });
+
   let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
+  let cutShort: (() => void) | undefined;
+  const stop = async (signal: string): Promise<void> => {
+    const t0 = Date.now();
+    log.info({ signal, timeoutMs: config.shutdownTimeout, retryAfter: DRAIN_RETRY_AFTER_S }, 'stopping: new INVITEs get 503, waiting for transactions');
+    const forced = new Promise<number>((resolve) => (cutShort = () => resolve(-1)));
+    const open = await Promise.race([dp.drain(config.shutdownTimeout, DRAIN_RETRY_AFTER_S), forced]);
+    if (open > 0) log.warn({ open }, 'transactions still open after shutdown_timeout');
+    else if (open < 0) log.warn({ signal }, 'shutdown wait cut short by a second signal');
+    await mgmt.close();
+    await dp.stop();
+    log.info({ ms: Date.now() - t0 }, 'stopped');
+  };
+  const onSignal = (signal: string): void => {
+    if (stopping) {
+      cutShort?.();
+      return;
+    }
     stopping = true;
-    log.info({ signal }, 'stopping');
-    dp.stop().then(
-      () => {
-        log.flush?.();
+    stop(signal).then(
+      async () => {
+        await flushLogs(log);
         process.exit(0);
       },
-      (err: unknown) => {
+      async (err: unknown) => {
         log.error({ err }, 'stop failed');
+        await flushLogs(log);
         process.exit(1);
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'rpc') {
+    return rpcCommand(argv.slice(1), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+  }
   let args;
   try {
     args = parseArgs({

@@ -20,6 +20,7 @@ export interface DispatcherHandle {
 export function selectInput(msg: SipMessage, ruri: string, hashPv?: string): DsSelectInput {
   return {
     callId: msg.callId,
+    callIdHash: msg.callIdHash,
     // Whole header values: the URI is taken out of them as Kamailio does
     // (a bare URI with ';' in its user part would be cut short).
     fromUri: msg.from,

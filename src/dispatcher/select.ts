@@ -79,6 +79,8 @@ export const DS_XAVP_CTX_SKIP_CNT = 1;
 export interface DsSelectInput {
   /** Call-ID body (alg 0, alg 10 key). */
   callId: string;
+  /** ds_get_hash of the trimmed Call-ID when already known (the scanner computes it). */
+  callIdHash?: number | undefined;
   /** From URI or From header body (alg 1). */
   fromUri: string;
   /** To URI or To header body (alg 2). */
@@ -458,7 +460,7 @@ export class Dispatcher implements DsLoadTarget {
       case DS_ALG.HASHCALLID: {
         callId = trimLws(input.callId);
         if (callId.length === 0) return undefined;
-        h = dsHashWire(callId);
+        h = input.callIdHash ?? dsHashWire(callId);
         break;
       }
       case DS_ALG.HASHFROMURI:

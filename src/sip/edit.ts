@@ -5,6 +5,8 @@
  * bytes are never rebuilt from parsed fields.
  */
 
+import { allocBytes } from './pool';
+
 export interface Edit {
   /** Absolute offset in the source buffer. */
   at: number;
@@ -40,7 +42,7 @@ export class EditList {
     const end = off + len;
     let size = len;
     for (const e of edits) size += (e.ins === undefined ? 0 : Buffer.byteLength(e.ins as string)) - e.del;
-    const out = Buffer.allocUnsafe(size);
+    const out = allocBytes(size);
     let w = 0;
     let r = off;
     for (const e of edits) {

@@ -7,6 +7,7 @@
  * die with the batch. Copy (`String`s are copies) what outlives the turn.
  */
 import { scanner } from '../native';
+import { allocBytes, allocWords } from './pool';
 import {
   E,
   E_SIZE,
@@ -63,11 +64,70 @@ export interface ViaView {
   readonly received: string | undefined;
   /** undefined: no ;rport; '' : ;rport without a value; else its value. */
   readonly rport: string | undefined;
+  /** Offset of the `rport` parameter name, NONE when absent. */
+  readonly rportOff: number;
   /** Positions of the value and of the header line holding it. */
   readonly valOff: number;
   readonly valLen: number;
   readonly lineOff: number;
   readonly lineEnd: number;
+}
+
+/** A Via value whose strings are decoded when first read. */
+class LazyVia implements ViaView {
+  readonly port: number;
+  readonly rportOff: number;
+  readonly valOff: number;
+  readonly valLen: number;
+  readonly lineOff: number;
+  readonly lineEnd: number;
+  private readonly buf: Buffer;
+  private readonly sl: Uint32Array;
+  private readonly b: number;
+  private v: string | undefined = undefined;
+  private h: string | undefined = undefined;
+  private br: string | null | undefined = undefined;
+
+  constructor(buf: Buffer, sl: Uint32Array, b: number) {
+    this.buf = buf;
+    this.sl = sl;
+    this.b = b;
+    this.port = sl[b + E.VIA_PORT]!;
+    this.rportOff = sl[b + E.VIA_RPORT_OFF]!;
+    this.valOff = sl[b + E.VAL_OFF]!;
+    this.valLen = sl[b + E.VAL_LEN]!;
+    this.lineOff = sl[b + E.LINE_OFF]!;
+    this.lineEnd = sl[b + E.LINE_END]!;
+  }
+
+  private opt(o: number): string | undefined {
+    const off = this.sl[this.b + o]!;
+    return off === NONE ? undefined : this.buf.toString('latin1', off, off + this.sl[this.b + o + 1]!);
+  }
+
+  get value(): string {
+    return (this.v ??= this.buf.toString('latin1', this.valOff, this.valOff + this.valLen));
+  }
+  get transport(): string {
+    return this.opt(E.VIA_TRANSPORT_OFF)!;
+  }
+  get host(): string {
+    return (this.h ??= this.opt(E.VIA_HOST_OFF)!);
+  }
+  get branch(): string | undefined {
+    if (this.br === undefined) this.br = this.opt(E.VIA_BRANCH_OFF) ?? null;
+    return this.br ?? undefined;
+  }
+  get received(): string | undefined {
+    return this.opt(E.VIA_RECEIVED_OFF);
+  }
+  /** undefined: no ;rport; '' : ;rport without a value; else its value. */
+  get rport(): string | undefined {
+    if (this.rportOff === NONE) return undefined;
+    const raw = this.buf.toString('latin1', this.rportOff, this.rportOff + this.sl[this.b + E.VIA_RPORT_LEN]!);
+    const eq = raw.indexOf('=');
+    return eq < 0 ? '' : raw.slice(eq + 1).trim();
+  }
 }
 
 export interface RouteView {
@@ -99,9 +159,9 @@ export class SipMessage {
   copy(): SipMessage {
     const off = this.s(S.MSG_OFF);
     const len = this.s(S.MSG_LEN);
-    const buf = Buffer.allocUnsafe(len);
+    const buf = allocBytes(len);
     this.buf.copy(buf, 0, off, off + len);
-    const slots = new Uint32Array(FIXED + this.s(S.ENTRY_COUNT) * E_SIZE);
+    const slots = allocWords(FIXED + this.s(S.ENTRY_COUNT) * E_SIZE);
     rebaseSlots(this.slots, this.at, slots, off);
     return new SipMessage(buf, slots, 0);
   }
@@ -262,30 +322,9 @@ export class SipMessage {
   }
 
   private via(b: number): ViaView {
-    const sl = this.slots;
-    const opt = (o: number): string | undefined =>
-      sl[b + o] === NONE ? undefined : this.text(sl[b + o]!, sl[b + o + 1]!);
-    const rportOff = sl[b + E.VIA_RPORT_OFF]!;
-    let rport: string | undefined;
-    if (rportOff !== NONE) {
-      const raw = this.text(rportOff, sl[b + E.VIA_RPORT_LEN]!);
-      const eq = raw.indexOf('=');
-      rport = eq < 0 ? '' : raw.slice(eq + 1).trim();
-    }
-    return {
-      value: this.text(sl[b + E.VAL_OFF]!, sl[b + E.VAL_LEN]!),
-      transport: this.text(sl[b + E.VIA_TRANSPORT_OFF]!, sl[b + E.VIA_TRANSPORT_LEN]!),
-      host: this.text(sl[b + E.VIA_HOST_OFF]!, sl[b + E.VIA_HOST_LEN]!),
-      port: sl[b + E.VIA_PORT]!,
-      branch: opt(E.VIA_BRANCH_OFF),
-      received: opt(E.VIA_RECEIVED_OFF),
-      rport,
-      valOff: sl[b + E.VAL_OFF]!,
-      valLen: sl[b + E.VAL_LEN]!,
-      lineOff: sl[b + E.LINE_OFF]!,
-      lineEnd: sl[b + E.LINE_END]!,
-    };
+    return new LazyVia(this.buf, this.slots, b);
   }
+
 
   private route(b: number): RouteView {
     const sl = this.slots;

@@ -6,6 +6,7 @@
 import { type Addr, intToIpv4 } from './addr';
 import { type EditList } from './edit';
 import { type SipMessage, type ViaView } from './message';
+import { latin1Bytes } from './pool';
 
 export const SERVER_HEADER = 'Server: switchyard';
 
@@ -36,15 +37,10 @@ export function viaFixups(via: ViaView, src: Addr): { received: string | undefin
 }
 
 /** Applies the top-Via fix-ups as edits of the received message. */
-export function editTopVia(edits: EditList, via: ViaView, src: Addr, buf: Buffer): void {
+export function editTopVia(edits: EditList, via: ViaView, src: Addr): void {
   const fx = viaFixups(via, src);
-  if (fx.rport !== undefined) {
-    // Replace the bare `rport` token (its range covers only the name).
-    const rOff = via.valOff + via.value.search(/;\s*rport/i);
-    const nameAt = buf.indexOf('rport', rOff, 'latin1');
-    const nameAtCi = nameAt >= 0 ? nameAt : buf.indexOf('RPORT', rOff, 'latin1');
-    if (nameAtCi >= 0) edits.replace(nameAtCi, 5, `rport=${fx.rport}`);
-  }
+  // The bare `rport` parameter becomes rport=<port> (its range is the name).
+  if (fx.rport !== undefined) edits.replace(via.rportOff, 5, `rport=${fx.rport}`);
   if (fx.received !== undefined) edits.insert(via.valOff + via.valLen, `;received=${fx.received}`);
 }
 
@@ -52,7 +48,10 @@ export function editTopVia(edits: EditList, via: ViaView, src: Addr, buf: Buffer
 export function topViaForReply(via: ViaView, src: Addr): string {
   const fx = viaFixups(via, src);
   let v = via.value;
-  if (fx.rport !== undefined) v = v.replace(/(;\s*)rport(?=\s*(;|$))/i, `$1rport=${fx.rport}`);
+  if (fx.rport !== undefined) {
+    const at = via.rportOff - via.valOff;
+    v = `${v.slice(0, at)}rport=${fx.rport}${v.slice(at + 5)}`;
+  }
   if (fx.received !== undefined) v += `;received=${fx.received}`;
   return v;
 }
@@ -80,7 +79,7 @@ export function buildLocalReply(req: SipMessage, code: number, reason: string, o
   if (opts.headers) lines.push(...opts.headers);
   lines.push(SERVER_HEADER);
   lines.push('Content-Length: 0');
-  return Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1');
+  return latin1Bytes(lines.join('\r\n') + '\r\n\r\n');
 }
 
 /**

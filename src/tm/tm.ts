@@ -647,7 +647,7 @@ export class TransactionManager {
       const tag = req.fromTag;
       e.insert(headersAt, `Record-Route: <sip:${this.local.hostport};lr${tag ? `;ftag=${tag}` : ''}>\r\n`);
     }
-    editTopVia(e, top, src, buf);
+    editTopVia(e, top, src);
     const mf = req.maxForwards;
     if (mf === undefined) e.insert(headersAt, `Max-Forwards: ${this.maxForwards}\r\n`);
     else e.replace(req.slots[req.at + S.MAXFWD_OFF]!, req.slots[req.at + S.MAXFWD_LEN]!, String(mf - 1));

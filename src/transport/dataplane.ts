@@ -87,6 +87,9 @@ export interface DataplaneStats {
   droppedBatches: number;
 }
 
+/** Young generation of shard threads, MB (the main thread gets --max-semi-space-size=64). */
+const YOUNG_GENERATION_MB = 192;
+
 function timersOf(config: ResolvedConfig): Partial<TmTimers> {
   const tm = config.tm;
   return { t1: tm.t1, t2: tm.t2, t4: tm.t4, frTimer: tm.frTimer, frInvTimer: tm.frInvTimer };
@@ -192,6 +195,9 @@ export class Dataplane {
           atomics: 'disabled',
           maxQueue: 4096,
           concurrentTasksPerWorker: 1,
+          // Transactions live seconds: a larger young generation lets most
+          // per-message garbage die there (bench/RESULTS.md, call-path).
+          resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
           workerData,
         });
         pool.on('error', (err: unknown) => {
