@@ -115,6 +115,8 @@ export class Dataplane {
   private readonly table: Uint8Array;
   private readonly log: Logger;
   private readonly counters = { shardRestarts: 0, shardErrors: 0, droppedBatches: 0 };
+  /** The list changed since the workers were started (a restarted one needs it). */
+  private reloaded = false;
 
   private constructor(config: ResolvedConfig, log: Logger, local: LocalIdentity, dsState: DsState, sock0: NativeUdpSocket) {
     this.config = config;
@@ -294,11 +296,7 @@ export class Dataplane {
         w++;
       }
       const task: ShardBatchTask = { data };
-      this.pools[k]!.run(task, { transferList: [data] }).catch((err: unknown) => {
-        this.counters.shardErrors++;
-        if ((err as Error)?.message?.includes('queue')) this.counters.droppedBatches++;
-        this.log.warn({ err, shard: k }, 'shard batch failed');
-      });
+      this.pools[k]!.run(task, { transferList: [data] }).catch((err: unknown) => this.shardFailed(k, err));
     }
   }
 
@@ -309,9 +307,31 @@ export class Dataplane {
   async reloadDispatcher(list: DsList): Promise<void> {
     const state = DsState.create(list);
     this.dsState = state;
+    this.reloaded = true;
     if (this.shard) this.shard.reloadDispatcher(state);
     const task: ShardReloadTask = { reload: { sab: state.buffer as SharedArrayBuffer, list } };
     await Promise.all(this.pools.map((p) => p.run(task)));
+  }
+
+  /**
+   * A batch a shard did not take. When its thread died, piscina has already
+   * started a new one from the original workerData: it is counted, and
+   * brought to the dispatcher list in force.
+   */
+  private shardFailed(k: number, err: unknown): void {
+    const msg = (err as Error)?.message ?? String(err);
+    if (/worker exited/i.test(msg)) {
+      this.counters.shardRestarts++;
+      this.log.error({ shard: k, reason: msg }, 'shard died and was restarted; its transactions are lost');
+      if (this.reloaded) {
+        const task: ShardReloadTask = { reload: { sab: this.dsState.buffer as SharedArrayBuffer, list: this.dsState.list } };
+        this.pools[k]?.run(task).catch((e: unknown) => this.log.error({ err: e, shard: k }, 'restarted shard refused the list'));
+      }
+      return;
+    }
+    this.counters.shardErrors++;
+    if (/queue/i.test(msg)) this.counters.droppedBatches++;
+    this.log.warn({ err, shard: k }, 'shard batch failed');
   }
 
   /** Asks every shard (registerShardQuery); one answer per shard. */
