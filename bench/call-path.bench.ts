@@ -7,10 +7,11 @@
  * is the JS (+ scanner) cost per call that the SIPp benchmark's CPU per call
  * adds to the kernel's UDP cost.
  *
- * Usage: node dist/bench/call-path.bench.js [--calls N] [--rounds R] [--no-native]
+ * Usage: node dist/bench/call-path.bench.js [--calls N] [--rounds R] [--route plain]
  */
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
+import * as path from 'node:path';
 
 import pino from 'pino';
 
@@ -25,11 +26,11 @@ import { localIdentity } from '../src/tm/tm';
 const UAC = { ip: 0x7f00000a, port: 5060 };
 const ROUTER_IPS = [0x7f000002, 0x7f000003];
 
-function config() {
+function config(route: string) {
   return loadConfigText(`
 listen: udp:127.0.0.1:5060
 workers: 0
-route: sbc
+route: ${route}
 log_level: silent
 dispatcher:
   list: |
@@ -80,7 +81,9 @@ function main(): void {
   const args = process.argv.slice(2);
   const calls = Number(args[args.indexOf('--calls') + 1] ?? 20000) || 20000;
   const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 5) || 5;
-  const cfg = config();
+  // --route plain: the same calls through bench/routes/plain-relay.js (no dispatcher, no dialogs)
+  const plain = args.includes('--route') && args[args.indexOf('--route') + 1] === 'plain';
+  const cfg = config(plain ? path.join(__dirname, '..', '..', 'bench', 'routes', 'plain-relay.js') : 'sbc');
   const out: { buf: Buffer; ip: number; port: number }[] = [];
   const shard = new Shard({
     index: 0,
@@ -160,7 +163,7 @@ function main(): void {
     /* not a checkout */
   }
   console.log(
-    `call-path.bench: ${median.toFixed(1)} µs per call inside the proxy (13 SIP messages: 6 in, 7 out; median of ${rounds} x ${calls} calls; ` +
+    `call-path.bench (${plain ? 'plain relay' : 'sbc route'}): ${median.toFixed(1)} µs per call inside the proxy (13 SIP messages: 6 in, 7 out; median of ${rounds} x ${calls} calls; ` +
       `rounds ${results.map((x) => x.toFixed(1)).join('/')}); scanner ${scanner.kind}; commit ${commit}; ${os.cpus()[0]?.model} x${os.cpus().length}; Node ${process.version}; load ${os.loadavg()[0]!.toFixed(2)}`,
   );
 }

@@ -16,25 +16,48 @@ export interface DispatcherHandle {
   current: Dispatcher;
 }
 
+/**
+ * Selection input read lazily from the message: each field is decoded only
+ * if the algorithm asks for it (getters on a prototype, not per object).
+ */
+class MessageSelectInput implements DsSelectInput {
+  private readonly msg: SipMessage;
+  readonly ruri: string;
+  readonly hashPv: string | undefined;
+
+  constructor(msg: SipMessage, ruri: string, hashPv: string | undefined) {
+    this.msg = msg;
+    this.ruri = ruri;
+    this.hashPv = hashPv;
+  }
+  get callId(): string {
+    return this.msg.callId;
+  }
+  get callIdHash(): number {
+    return this.msg.callIdHash;
+  }
+  // Whole header values: the URI is taken out of them as Kamailio does
+  // (a bare URI with ';' in its user part would be cut short).
+  get fromUri(): string {
+    return this.msg.from;
+  }
+  get toUri(): string {
+    return this.msg.to;
+  }
+  get authorization(): string | undefined {
+    return this.msg.header('authorization');
+  }
+  get proxyAuthorization(): string | undefined {
+    return this.msg.header('proxy-authorization');
+  }
+  get isInvite(): boolean {
+    return this.msg.isInvite;
+  }
+}
+
 /** Selection input read lazily from the message (Authorization only for alg 5). */
 export function selectInput(msg: SipMessage, ruri: string, hashPv?: string): DsSelectInput {
-  return {
-    callId: msg.callId,
-    callIdHash: msg.callIdHash,
-    // Whole header values: the URI is taken out of them as Kamailio does
-    // (a bare URI with ';' in its user part would be cut short).
-    fromUri: msg.from,
-    toUri: msg.to,
-    ruri,
-    get authorization() {
-      return msg.header('authorization');
-    },
-    get proxyAuthorization() {
-      return msg.header('proxy-authorization');
-    },
-    hashPv,
-    isInvite: msg.isInvite,
-  };
+  return new MessageSelectInput(msg, ruri, hashPv);
 }
 
 /**

@@ -182,6 +182,7 @@ export class TransactionManager {
   private readonly servers = new Map<string, ServerTxn>();
   private readonly clients = new Map<string, ClientBranch>();
   private readonly resolved = new Map<string, Addr | null>();
+  private readonly myself = new Map<string, boolean>();
   private readonly events: TmEvents;
   /**
    * Draining (SIGTERM): new INVITEs get 503 with Retry-After; everything
@@ -680,10 +681,16 @@ export class TransactionManager {
     return a ?? undefined;
   }
 
+  /** Whether a URI points at us (cached: in-dialog requests carry the same Route URIs). */
   isMyself(uri: string): boolean {
-    const u = parseUri(uri);
-    if (!u) return false;
-    return this.local.aliases.has(`${u.host}:${u.port || defaultPort(u.scheme)}`.toLowerCase());
+    let mine = this.myself.get(uri);
+    if (mine === undefined) {
+      const u = parseUri(uri);
+      mine = u !== undefined && this.local.aliases.has(`${u.host}:${u.port || defaultPort(u.scheme)}`.toLowerCase());
+      if (this.myself.size > 4096) this.myself.clear();
+      this.myself.set(uri, mine);
+    }
+    return mine;
   }
 }
 
