@@ -9,12 +9,18 @@
  * - `workers: N`: messages are grouped by the shard owning their Call-ID
  *   bucket (shard-table.ts); each group is copied once into a fresh
  *   ArrayBuffer that is transferred (never serialised) to that shard's
- *   worker, a single-thread piscina pool whose event loop keeps running
- *   between batches (atomics disabled) so its timers fire. Shards send on the
- *   listen socket's fd themselves (sendmmsg from their thread).
+ *   worker over its own MessagePort, which keeps them in order (piscina's
+ *   task queue does not: a CANCEL could overtake its INVITE). Each worker is
+ *   a single-thread piscina pool whose event loop keeps running between
+ *   batches (atomics disabled) so its timers fire; piscina starts and
+ *   replaces the threads and carries the occasional query, reload and drain.
+ *   A worker that dies closes its port: it is counted, its replacement gets
+ *   a new port and the list in force. Shards send on the listen socket's fd
+ *   themselves (sendmmsg from their thread).
  * Malformed datagrams are answered (400) or dropped on the main thread.
  */
 import * as path from 'node:path';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 
 import { Piscina } from 'piscina';
 import { type Logger } from 'pino';
@@ -62,6 +68,11 @@ export interface ShardBatchTask {
   data: ArrayBuffer;
 }
 
+/** The ordered channel the main thread sends batches on (once per worker thread). */
+export interface ShardPortTask {
+  port: MessagePort;
+}
+
 /** A new dispatcher list for every shard (reload). */
 export interface ShardReloadTask {
   reload: { sab: SharedArrayBuffer; list: DsList };
@@ -86,6 +97,9 @@ export interface DataplaneStats {
   shardErrors: number;
   droppedBatches: number;
 }
+
+/** Batches kept for a shard while its thread is being replaced (then dropped and counted). */
+const MAX_HELD_BATCHES = 4096;
 
 /** Young generation of shard threads, MB (the main thread gets --max-semi-space-size=64). */
 const YOUNG_GENERATION_MB = 192;
@@ -112,6 +126,11 @@ export class Dataplane {
   readonly telemetry: Telemetry;
   private mainTicker: NodeJS.Timeout | undefined;
   private pools: Piscina[] = [];
+  /** Per shard: the main thread's end of its batch channel. */
+  private ports: (MessagePort | undefined)[] = [];
+  /** Per shard: batches held while its replacement thread is being connected. */
+  private held: ShardBatchTask[][] = [];
+  private stopping = false;
   private readonly table: Uint8Array;
   private readonly log: Logger;
   private readonly counters = { shardRestarts: 0, shardErrors: 0, droppedBatches: 0 };
@@ -208,8 +227,9 @@ export class Dataplane {
         });
         dp.pools.push(pool);
       }
-      // Wait until every shard has loaded its route (a bad route module fails start).
-      await Promise.all(dp.pools.map((p) => p.run({ ping: true })));
+      // Each shard gets its batch channel; this also waits until every shard
+      // has loaded its route (a bad route module fails start).
+      await Promise.all(dp.pools.map((_, k) => dp!.connect(k)));
     }
     for (const s of sockets) s.start(limits);
     dp.mainTicker = setInterval(() => dp!.mainWheel.advance(), 20);
@@ -296,7 +316,10 @@ export class Dataplane {
         w++;
       }
       const task: ShardBatchTask = { data };
-      this.pools[k]!.run(task, { transferList: [data] }).catch((err: unknown) => this.shardFailed(k, err));
+      const port = this.ports[k];
+      if (port) port.postMessage(task, [data]);
+      else if ((this.held[k] ??= []).length < MAX_HELD_BATCHES) this.held[k]!.push(task);
+      else this.counters.droppedBatches++;
     }
   }
 
@@ -314,24 +337,41 @@ export class Dataplane {
   }
 
   /**
-   * A batch a shard did not take. When its thread died, piscina has already
-   * started a new one from the original workerData: it is counted, and
-   * brought to the dispatcher list in force.
+   * Gives shard k (its current thread, or the one piscina starts for it) a
+   * new batch channel, and the dispatcher list in force if it changed since
+   * start. When that thread dies its port closes and this runs again.
    */
-  private shardFailed(k: number, err: unknown): void {
-    const msg = (err as Error)?.message ?? String(err);
-    if (/worker exited/i.test(msg)) {
+  private async connect(k: number): Promise<void> {
+    const { port1, port2 } = new MessageChannel();
+    const task: ShardPortTask = { port: port2 };
+    await this.pools[k]!.run(task, { transferList: [port2] });
+    this.ports[k] = port1;
+    for (const b of this.held[k]?.splice(0) ?? []) port1.postMessage(b, [b.data]);
+    port1.on('close', () => {
+      if (this.ports[k] === port1) this.ports[k] = undefined;
+      if (this.stopping) return;
       this.counters.shardRestarts++;
-      this.log.error({ shard: k, reason: msg }, 'shard died and was restarted; its transactions are lost');
-      if (this.reloaded) {
-        const task: ShardReloadTask = { reload: { sab: this.dsState.buffer as SharedArrayBuffer, list: this.dsState.list } };
-        this.pools[k]?.run(task).catch((e: unknown) => this.log.error({ err: e, shard: k }, 'restarted shard refused the list'));
-      }
-      return;
-    }
-    this.counters.shardErrors++;
-    if (/queue/i.test(msg)) this.counters.droppedBatches++;
-    this.log.warn({ err, shard: k }, 'shard batch failed');
+      this.log.error({ shard: k }, 'shard died and was restarted; its transactions are lost');
+      this.reconnect(k, 0);
+    });
+  }
+
+  /**
+   * Connects shard k's replacement thread. The first attempt can reach the
+   * dying thread before piscina has noticed its exit: retried, bounded.
+   */
+  private reconnect(k: number, attempt: number): void {
+    if (this.stopping) return;
+    this.connect(k)
+      .then(() => {
+        if (!this.reloaded) return undefined;
+        const reload: ShardReloadTask = { reload: { sab: this.dsState.buffer as SharedArrayBuffer, list: this.dsState.list } };
+        return this.pools[k]!.run(reload);
+      })
+      .catch((err: unknown) => {
+        if (attempt < 20) setTimeout(() => this.reconnect(k, attempt + 1), 50 * (attempt + 1));
+        else this.log.error({ err, shard: k }, 'shard restart failed');
+      });
   }
 
   /** Asks every shard (registerShardQuery); one answer per shard. */
@@ -369,7 +409,6 @@ export class Dataplane {
       sent += st.sent;
       batches += st.batches;
     }
-    if (this.shard) sent += this.shard.sender.stats.sent;
     return { received, sent, batches, ...this.counters };
   }
 
@@ -379,6 +418,9 @@ export class Dataplane {
     if (this.mainTicker) clearInterval(this.mainTicker);
     for (const s of this.sockets) s.stop();
     this.shard?.stopTimers();
+    this.stopping = true;
+    for (const p of this.ports) p?.close();
+    this.ports = [];
     await Promise.all(this.pools.map((p) => p.destroy()));
     this.pools = [];
     for (const s of this.sockets) s.close();

@@ -9,7 +9,14 @@ import { DsState } from '../dispatcher';
 import { nativeUdp, setParseLimits } from '../native';
 import { childLogger, setLogLevel } from '../log';
 import { localIdentity } from '../tm/tm';
-import { type ShardBatchTask, type ShardDrainTask, type ShardQueryTask, type ShardReloadTask, type ShardWorkerData } from './dataplane';
+import {
+  type ShardBatchTask,
+  type ShardDrainTask,
+  type ShardPortTask,
+  type ShardQueryTask,
+  type ShardReloadTask,
+  type ShardWorkerData,
+} from './dataplane';
 import { Shard } from './shard';
 import { Telemetry } from './telemetry';
 
@@ -32,9 +39,28 @@ const shard = new Shard({
 });
 shard.startTimers();
 
-type Task = ShardBatchTask | ShardReloadTask | ShardQueryTask | ShardDrainTask | { ping: true };
+type Task = ShardBatchTask | ShardPortTask | ShardReloadTask | ShardQueryTask | ShardDrainTask | { ping: true };
+
+function batch(task: ShardBatchTask): number {
+  const data = task.data;
+  const count = new Uint32Array(data, 0, 1)[0]!;
+  const meta = new Uint32Array(data, 4, count * 4);
+  shard.handleBatch(Buffer.from(data), meta, count);
+  return count;
+}
 
 export default function handle(task: Task): unknown {
+  if ('port' in task) {
+    // Batches arrive on this port, in the order the main thread received them.
+    task.port.on('message', (t: ShardBatchTask) => {
+      try {
+        batch(t);
+      } catch (err) {
+        log.error({ err }, 'batch handling failed');
+      }
+    });
+    return shard.index;
+  }
   if ('query' in task) return shard.query(task.query.name, task.query.params);
   if ('drain' in task) {
     shard.drain(task.drain.retryAfter);
@@ -45,9 +71,5 @@ export default function handle(task: Task): unknown {
     return shard.index;
   }
   if (!('data' in task)) return shard.index;
-  const data = task.data;
-  const count = new Uint32Array(data, 0, 1)[0]!;
-  const meta = new Uint32Array(data, 4, count * 4);
-  shard.handleBatch(Buffer.from(data), meta, count);
-  return count;
+  return batch(task);
 }

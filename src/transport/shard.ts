@@ -7,6 +7,7 @@ import { type Logger } from 'pino';
 
 import { type ResolvedConfig } from '../config';
 import { DialogTable } from '../dialog/dialog';
+import '../dialog/rpc';
 import { type DispatcherHandle } from '../dispatcher/route-api';
 import { Dispatcher, dispatcherOptionsFromConfig, type DsState } from '../dispatcher';
 import { scanner } from '../native';
@@ -127,6 +128,8 @@ export class Shard {
   drain(retryAfter: number): void {
     this.tm.retryAfter = retryAfter;
     this.tm.draining = true;
+    // The transaction count the main thread waits on must be current now.
+    this.publish();
   }
 
   /** Drives the timer wheel (a turn of the shard's own event loop). */
