@@ -99,7 +99,9 @@ async function run(config: ResolvedConfig): Promise<void> {
     const t0 = Date.now();
     log.info({ signal, timeoutMs: config.shutdownTimeout, retryAfter: DRAIN_RETRY_AFTER_S }, 'stopping: new INVITEs get 503, waiting for transactions');
     const forced = new Promise<number>((resolve) => (cutShort = () => resolve(-1)));
-    const open = await Promise.race([dp.drain(config.shutdownTimeout, DRAIN_RETRY_AFTER_S), forced]);
+    // Each shard publishes its transaction count as it starts draining.
+    const wait = (): Promise<number> => dp.drain(config.shutdownTimeout, DRAIN_RETRY_AFTER_S);
+    const open = await Promise.race([wait(), forced]);
     if (open > 0) log.warn({ open }, 'transactions still open after shutdown_timeout');
     else if (open < 0) log.warn({ signal }, 'shutdown wait cut short by a second signal');
     await mgmt.close();

@@ -120,6 +120,10 @@ export interface ResolvedDmq {
 export interface ResolvedHttp {
   /** JSON-RPC + /metrics listener; null = no HTTP server. */
   readonly listen: (HostPort & { readonly port: number }) | null;
+  /** `http.token`: required as `Authorization: Bearer <token>`; null = no auth. */
+  readonly token: string | null;
+  /** `http.max_body`, bytes: larger request bodies get 413. */
+  readonly maxBody: number;
 }
 
 /** The validated, filled, deep-frozen config. */
@@ -140,6 +144,8 @@ export interface ResolvedConfig {
   /** null = DMQ off. */
   readonly dmq: ResolvedDmq | null;
   readonly http: ResolvedHttp;
+  /** `shutdown_timeout`, ms: SIGTERM waits this long for transactions to end. */
+  readonly shutdownTimeout: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -200,7 +206,10 @@ export const DEFAULTS = {
   dmq: null,
   http: {
     listen: '127.0.0.1:8080',
+    token: null,
+    max_body: 1048576,
   },
+  shutdown_timeout: 5000,
 } as const;
 
 /** Defaults of the keys of a present `dmq:` section. */

@@ -384,7 +384,12 @@ function resolveConfig(input: ConfigInput, ctx: EvalContext): ResolvedConfig {
     dialog: { enableDmq: dialog.enable_dmq !== 0, defaultTimeout: dialog.default_timeout },
     htable,
     dmq,
-    http: { listen: httpListen === null ? null : parseHttpListen(httpListen) },
+    http: {
+      listen: httpListen === null ? null : parseHttpListen(httpListen),
+      token: httpIn.token ?? DEFAULTS.http.token,
+      maxBody: httpIn.max_body ?? DEFAULTS.http.max_body,
+    },
+    shutdownTimeout: input.shutdown_timeout ?? DEFAULTS.shutdown_timeout,
   };
 }
 

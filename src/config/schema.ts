@@ -76,6 +76,10 @@ export interface DmqInput {
 
 export interface HttpInput {
   listen?: string | null;
+  /** Bearer token required on every HTTP request (RPC and /metrics); null = none. */
+  token?: string | null;
+  /** Largest accepted request body, bytes (413 above). */
+  max_body?: number;
 }
 
 /** The YAML file: every key optional (piscina's `Options`). */
@@ -92,6 +96,8 @@ export interface ConfigInput {
   htable?: string[] | null;
   dmq?: DmqInput | null;
   http?: HttpInput | null;
+  /** SIGTERM: ms to let transactions finish before exiting. */
+  shutdown_timeout?: number;
 }
 
 /** ajv formats: name -> [check, human description used in error messages]. */
@@ -183,6 +189,9 @@ export const CONFIG_SCHEMA = {
     }),
     http: obj({
       listen: { type: ['string', 'null'], format: 'http-listen' },
+      token: { type: ['string', 'null'], minLength: 1 },
+      max_body: int(256, 1 << 30),
     }),
+    shutdown_timeout: int(0, 3_600_000),
   },
 } as const;
