@@ -86,6 +86,9 @@ async function run(config: ResolvedConfig): Promise<void> {
     },
     `switchyard listening on ${listen.join(', ')}`,
   );
+  // Modules of the config contract that this version does not run yet.
+  if (config.dmq) log.warn({ dmq: config.dmq.serverAddress }, 'dmq: configured, but DMQ replication is not available in this version; ignored');
+  if (config.htable.length) log.warn({ tables: config.htable.map((t) => t.name) }, 'htable: configured, but htables are not available in this version; ignored');
 
   process.on('SIGHUP', () => {
     log.info({ signal: 'SIGHUP' }, 'reloading the dispatcher list');
