@@ -19,16 +19,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { callIdBucket, dsHash, fallbackScanner, nativeLoadError, scanner, type SipScanner } from '../../src/native';
 import { BUCKETS, S, STRIDE } from '../../src/native/layout';
+import { sleep, startKamailio, type Kamailio, type RpcReply } from '../helpers/kamailio';
 
 // ------------------------------------------------------------------ settings
 
@@ -199,137 +197,9 @@ function indexOrder(listFile: string): Map<number, string[]> {
   return sets;
 }
 
-// ------------------------------------------------------------------ Kamailio process
-
-function findKamailio(): string {
-  const env = process.env['KAMAILIO_BIN'];
-  const dirs = (process.env['PATH'] ?? '').split(':').filter(Boolean).concat(['/usr/sbin', '/usr/local/sbin', '/sbin']);
-  const candidates = env ? [env] : dirs.map((d) => path.join(d, 'kamailio'));
-  for (const c of candidates) {
-    try {
-      fs.accessSync(c, fs.constants.X_OK);
-      if (fs.statSync(c).isFile()) return c;
-    } catch {
-      /* next */
-    }
-  }
-  throw new Error(
-    `kamailio binary not found (${env ? `KAMAILIO_BIN=${env}` : `searched PATH, /usr/sbin, /usr/local/sbin`}). ` +
-      'These interop tests require Kamailio 5.6: install the Debian package `kamailio` or set KAMAILIO_BIN.',
-  );
-}
-
-function findModulePath(): string | undefined {
-  const env = process.env['KAMAILIO_MPATH'];
-  if (env) return env;
-  const cands = [
-    '/usr/lib/x86_64-linux-gnu/kamailio/modules',
-    '/usr/lib/aarch64-linux-gnu/kamailio/modules',
-    '/usr/lib64/kamailio/modules',
-    '/usr/lib/kamailio/modules',
-    '/usr/local/lib64/kamailio/modules',
-    '/usr/local/lib/kamailio/modules',
-  ];
-  return cands.find((d) => fs.existsSync(path.join(d, 'dispatcher.so')));
-}
-
-/** Last bytes of Kamailio's stdout+stderr, for failure messages. */
-class LogTail {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  constructor(private readonly max = 64 * 1024) {}
-  push(b: Buffer): void {
-    this.chunks.push(b);
-    this.size += b.length;
-    while (this.size > this.max && this.chunks.length > 1) this.size -= this.chunks.shift()!.length;
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8').slice(-this.max);
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
-
-function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    const done = (v: boolean): void => {
-      s.destroy();
-      resolve(v);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
-
-function udpPortFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => {
-      s.close();
-      resolve(false);
-    });
-    s.bind({ address: host, port, exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
-
 // ------------------------------------------------------------------ JSON-RPC over HTTP
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: RPC_CONCURRENCY });
-
-interface RpcReply {
-  result?: unknown;
-  error?: { code: number; message: string };
-}
-
-function rpcOnce(method: string, params: unknown[], timeoutMs = RPC_TIMEOUT_MS): Promise<RpcReply> {
-  const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }), 'utf8');
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: KAM_IP,
-        port: HTTP_PORT,
-        path: '/RPC',
-        method: 'POST',
-        agent,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': body.length },
-        timeout: timeoutMs,
-      },
-      (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (c: Buffer) => parts.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(parts).toString('utf8');
-          if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode} for ${method}: ${text.slice(0, 300)}`));
-          try {
-            resolve(JSON.parse(text) as RpcReply);
-          } catch {
-            reject(new Error(`bad JSON from ${method}: ${text.slice(0, 300)}`));
-          }
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`RPC ${method} timed out after ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** rpcOnce with 2 retries on transport errors (a reused keep-alive socket may be reset). */
-async function rpc(method: string, params: unknown[]): Promise<RpcReply> {
-  let last: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await rpcOnce(method, params);
-    } catch (e) {
-      last = e;
-      await sleep(20 * (attempt + 1));
-    }
-  }
-  throw last;
-}
 
 /** Runs fn over items with at most `limit` in flight; stops starting new work after the deadline. */
 async function pool<T>(items: readonly T[], limit: number, deadline: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
@@ -490,130 +360,65 @@ function scan(sc: SipScanner, msg: Buffer): { rc: number; hash: number; bucket: 
 // ------------------------------------------------------------------ the suite
 
 describe('Kamailio 5.6 interop: ds_get_hash and alg 0 selection', { timeout: 240_000 }, () => {
-  let kam: ChildProcess | undefined;
-  let kamExited: Promise<void> = Promise.resolve();
-  let kamExit: string | undefined;
-  let tmp: string | undefined;
-  const log = new LogTail();
+  let kam: Kamailio | undefined;
   const callids = genCallIds(N_CALLIDS, SEED);
   const order = indexOrder(LIST);
 
-  const killGroup = (sig: NodeJS.Signals): void => {
-    if (!kam?.pid || kamExit !== undefined) return;
-    try {
-      process.kill(-kam.pid, sig); // the process group of the kamailio we spawned (detached)
-    } catch {
-      try {
-        kam.kill(sig);
-      } catch {
-        /* gone */
-      }
-    }
-  };
-  const onProcessExit = (): void => killGroup('SIGKILL');
-  /** Resolves when kamailio has exited or after ms (the timer does not outlive the wait). */
-  const waitExit = async (ms: number): Promise<void> => {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([kamExited, new Promise<void>((res) => (timer = setTimeout(res, ms)))]);
-    clearTimeout(timer);
-  };
   // A startup failure (no binary, busy port, Kamailio not answering) is rethrown
   // by every test, so each one FAILS with the reason instead of being cancelled.
   let startupError: Error | undefined;
   let startupMs = 0;
-  let stopping = false;
   const ready = (): void => {
     if (startupError) throw startupError;
   };
 
+  /** One JSON-RPC call with 2 retries on transport errors (a reused keep-alive socket may be reset). */
+  async function rpc(method: string, params: unknown[]): Promise<RpcReply> {
+    let last: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        return await kam!.rpc(method, params, RPC_TIMEOUT_MS);
+      } catch (e) {
+        last = e;
+        await sleep(20 * (attempt + 1));
+      }
+    }
+    throw last;
+  }
+
   before(async () => {
     const t0 = Date.now();
     try {
-      await start();
+      kam = await startKamailio({
+        cfg: CFG,
+        files: [CFG, LIST],
+        defines: { DSLIST: `"${LIST}"` },
+        sipIp: KAM_IP,
+        sipPort: SIP_PORT,
+        httpPort: HTTP_PORT,
+        busyHint: { http: 'stop it or set SY_KAM_IP / SY_KAM_HTTP_PORT', sip: 'stop it or set SY_KAM_IP / SY_KAM_SIP_PORT' },
+        agent,
+        keepTmp: process.env['SY_INTEROP_KEEP_TMP'] === '1',
+        timeoutMs: START_TIMEOUT_MS,
+        // the JSON-RPC port answers with our list loaded
+        ready: async (k) => {
+          const r = await k.rpc('dispatcher.list', [], 1_000);
+          return (r.result as { NRSETS?: number } | undefined)?.NRSETS === order.size || `dispatcher.list: ${JSON.stringify(r).slice(0, 200)}`;
+        },
+      });
       startupMs = Date.now() - t0;
     } catch (e) {
       startupError = e as Error;
     }
   });
 
-  async function start(): Promise<void> {
-    const bin = findKamailio();
-    for (const f of [CFG, LIST]) assert.ok(fs.existsSync(f), `missing fixture ${f}`);
-    if (await tcpAnswers(KAM_IP, HTTP_PORT, 500)) {
-      throw new Error(`something already listens on tcp:${KAM_IP}:${HTTP_PORT}; stop it or set SY_KAM_IP / SY_KAM_HTTP_PORT`);
-    }
-    if (!(await udpPortFree(KAM_IP, SIP_PORT))) {
-      throw new Error(`udp:${KAM_IP}:${SIP_PORT} is in use; stop it or set SY_KAM_IP / SY_KAM_SIP_PORT`);
-    }
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-kam-'));
-    const args = [
-      '-f', CFG, '-DD', '-E',
-      '-Y', tmp,
-      '-P', path.join(tmp, 'kamailio.pid'),
-      '-A', `RUNDIR="${tmp}"`,
-      '-A', `DSLIST="${LIST}"`,
-      '-A', `SIP_IP=${KAM_IP}`,
-      '-A', `SIP_PORT=${SIP_PORT}`,
-      '-A', `HTTP_IP=${KAM_IP}`,
-      '-A', `HTTP_PORT=${HTTP_PORT}`,
-    ];
-    const mpath = findModulePath();
-    if (mpath) args.push('-A', `MPATH="${mpath}/"`);
-    kam = spawn(bin, args, { cwd: tmp, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    process.once('exit', onProcessExit);
-    kam.stdout!.on('data', (b: Buffer) => log.push(b));
-    kam.stderr!.on('data', (b: Buffer) => log.push(b));
-    kamExited = new Promise((res) => {
-      kam!.once('exit', (code, sig) => {
-        kamExit = `exit code=${code} signal=${sig}`;
-        if (!stopping && startupMs > 0) console.error(`kamailio exited unexpectedly (${kamExit})\n--- log tail ---\n${log.text()}`);
-        res();
-      });
-      kam!.once('error', (e) => {
-        kamExit = `spawn error: ${e.message}`;
-        res();
-      });
-    });
-
-    // wait until the JSON-RPC port answers with our list loaded
-    const t0 = Date.now();
-    let lastErr = '';
-    for (;;) {
-      if (kamExit !== undefined) throw new Error(`kamailio (${bin}) ended during startup: ${kamExit}\n--- log tail ---\n${log.text()}`);
-      if (Date.now() - t0 > START_TIMEOUT_MS) {
-        throw new Error(`kamailio did not answer on http://${KAM_IP}:${HTTP_PORT}/RPC within ${START_TIMEOUT_MS} ms (${lastErr})\n--- log tail ---\n${log.text()}`);
-      }
-      try {
-        const r = await rpcOnce('dispatcher.list', [], 1_000);
-        if ((r.result as { NRSETS?: number } | undefined)?.NRSETS === order.size) break;
-        lastErr = `dispatcher.list: ${JSON.stringify(r).slice(0, 200)}`;
-      } catch (e) {
-        lastErr = (e as Error).message;
-      }
-      await sleep(100);
-    }
-  }
-
   after(async () => {
-    stopping = true;
     agent.destroy();
-    if (kam && kamExit === undefined) {
+    if (kam) {
+      const running = kam.exitStatus() === undefined;
       const t0 = Date.now();
-      killGroup('SIGTERM');
-      await waitExit(5_000);
-      if (kamExit === undefined) {
-        killGroup('SIGKILL');
-        await waitExit(2_000);
-      }
-      if (process.env['SY_INTEROP_VERBOSE'] === '1') console.error(`kamailio stopped in ${Date.now() - t0} ms: ${kamExit ?? 'still running!'}`);
-    }
-    process.off('exit', onProcessExit);
-    if (tmp) {
-      if (process.env['SY_INTEROP_KEEP_TMP'] === '1') {
-        fs.writeFileSync(path.join(tmp, 'kamailio.log'), log.text());
-      } else {
-        fs.rmSync(tmp, { recursive: true, force: true });
-      }
+      await kam.stop();
+      if (running && process.env['SY_INTEROP_VERBOSE'] === '1') console.error(`kamailio stopped in ${Date.now() - t0} ms: ${kam.exitStatus() ?? 'still running!'}`);
     }
   });
 

@@ -48,11 +48,8 @@
  */
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -64,6 +61,7 @@ import { selectInput } from '../../src/dispatcher/route-api';
 import { Method } from '../../src/native/layout';
 import { isParseFailure, parseMessage } from '../../src/sip/message';
 import { Dataplane } from '../../src/transport/dataplane';
+import { startKamailio, type Kamailio } from '../helpers/kamailio';
 import { reply, request, SipPeer, sourceOf, uas, type Received } from '../helpers/sip-peer';
 
 // ------------------------------------------------------------------ settings
@@ -512,247 +510,43 @@ async function pool<T>(items: readonly T[], limit: number, deadline: number, fn:
 
 // ------------------------------------------------------------------ Kamailio process
 
-function findKamailio(): string {
-  const env = process.env['KAMAILIO_BIN'];
-  const dirs = (process.env['PATH'] ?? '').split(':').filter(Boolean).concat(['/usr/sbin', '/usr/local/sbin', '/sbin']);
-  const candidates = env ? [env] : dirs.map((d) => path.join(d, 'kamailio'));
-  for (const c of candidates) {
-    try {
-      fs.accessSync(c, fs.constants.X_OK);
-      if (fs.statSync(c).isFile()) return c;
-    } catch {
-      /* next */
-    }
-  }
-  throw new Error(
-    `kamailio binary not found (${env ? `KAMAILIO_BIN=${env}` : 'searched PATH, /usr/sbin, /usr/local/sbin'}). ` +
-      'These interop tests require Kamailio 5.6: install the Debian package `kamailio` or set KAMAILIO_BIN.',
-  );
-}
-
-function findModulePath(): string | undefined {
-  const env = process.env['KAMAILIO_MPATH'];
-  if (env) return env;
-  const cands = [
-    '/usr/lib/x86_64-linux-gnu/kamailio/modules',
-    '/usr/lib/aarch64-linux-gnu/kamailio/modules',
-    '/usr/lib64/kamailio/modules',
-    '/usr/lib/kamailio/modules',
-    '/usr/local/lib64/kamailio/modules',
-    '/usr/local/lib/kamailio/modules',
-  ];
-  return cands.find((d) => fs.existsSync(path.join(d, 'dispatcher.so')));
-}
-
-/** Last bytes of Kamailio's stdout+stderr, for failure messages. */
-class LogTail {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  constructor(private readonly max = 64 * 1024) {}
-  push(b: Buffer): void {
-    this.chunks.push(b);
-    this.size += b.length;
-    while (this.size > this.max && this.chunks.length > 1) this.size -= this.chunks.shift()!.length;
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8').slice(-this.max);
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
-
-function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    const done = (v: boolean): void => {
-      s.destroy();
-      resolve(v);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
-
-function udpPortFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => {
-      s.close();
-      resolve(false);
-    });
-    s.bind({ address: host, port, exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
-
-interface RpcReply {
-  result?: unknown;
-  error?: { code: number; message: string };
-}
-
 type RpcTarget = { DEST: { URI: string; FLAGS: string; PRIORITY: number; ATTRS?: Record<string, unknown>; RUNTIME?: { DLGLOAD?: number } } };
 type RpcSet = { SET: { ID: number; TARGETS: RpcTarget[] } };
 
-/** Every Kamailio this file started, for after() and process exit. */
+/** Every Kamailio this file started, for after(). */
 const instances: Kamailio[] = [];
 
-class Kamailio {
-  readonly log = new LogTail();
-  proc: ChildProcess | undefined;
-  exit: string | undefined;
-  exited: Promise<void> = Promise.resolve();
-  tmp: string | undefined;
-  startMs = 0;
-  private stopping = false;
-
-  constructor(
-    readonly name: string,
-    readonly sipPort: number,
-    readonly httpPort: number,
-    readonly listFile: string,
-  ) {
-    instances.push(this);
-  }
-
-  async start(expectSets: number): Promise<void> {
-    const bin = findKamailio();
-    for (const f of [CFG, this.listFile]) assert.ok(fs.existsSync(f), `missing fixture ${f}`);
-    if (await tcpAnswers(KAM_IP, this.httpPort, 300)) {
-      throw new Error(`something already listens on tcp:${KAM_IP}:${this.httpPort}; stop it or set SY_PICKS_KAM_IP / SY_PICKS_HTTP_PORT`);
-    }
-    if (!(await udpPortFree(KAM_IP, this.sipPort))) {
-      throw new Error(`udp:${KAM_IP}:${this.sipPort} is in use; stop it or set SY_PICKS_KAM_IP / SY_PICKS_SIP_PORT`);
-    }
-    this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), `sy-picks-${this.name}-`));
-    const args = [
-      '-f', CFG, '-DD', '-E',
-      '-Y', this.tmp,
-      '-P', path.join(this.tmp, 'kamailio.pid'),
-      '-A', `RUNDIR="${this.tmp}"`,
-      '-A', `DSLIST="${this.listFile}"`,
-      '-A', `SIP_IP=${KAM_IP}`,
-      '-A', `SIP_PORT=${this.sipPort}`,
-      '-A', `HTTP_IP=${KAM_IP}`,
-      '-A', `HTTP_PORT=${this.httpPort}`,
-    ];
-    const mpath = findModulePath();
-    if (mpath) args.push('-A', `MPATH="${mpath}/"`);
-    const t0 = Date.now();
-    const proc = spawn(bin, args, { cwd: this.tmp, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc = proc;
-    proc.stdout!.on('data', (b: Buffer) => this.log.push(b));
-    proc.stderr!.on('data', (b: Buffer) => this.log.push(b));
-    this.exited = new Promise((res) => {
-      proc.once('exit', (code, sig) => {
-        this.exit = `exit code=${code} signal=${sig}`;
-        if (!this.stopping && this.startMs > 0) console.error(`kamailio ${this.name} exited unexpectedly (${this.exit})\n--- log tail ---\n${this.log.text()}`);
-        res();
-      });
-      proc.once('error', (e) => {
-        this.exit = `spawn error: ${e.message}`;
-        res();
-      });
-    });
-    let lastErr = '';
-    for (;;) {
-      if (this.exit !== undefined) throw new Error(`kamailio ${this.name} (${bin}) ended during startup: ${this.exit}\n--- log tail ---\n${this.log.text()}`);
-      if (Date.now() - t0 > START_TIMEOUT_MS) {
-        throw new Error(`kamailio ${this.name} did not answer on http://${KAM_IP}:${this.httpPort}/RPC within ${START_TIMEOUT_MS} ms (${lastErr})\n--- log tail ---\n${this.log.text()}`);
-      }
-      try {
-        const r = await this.rpcOnce('dispatcher.list', [], 1_000);
-        if ((r.result as { NRSETS?: number } | undefined)?.NRSETS === expectSets) break;
-        lastErr = `dispatcher.list: ${JSON.stringify(r).slice(0, 200)}`;
-      } catch (e) {
-        lastErr = (e as Error).message;
-      }
-      await sleep(50);
-    }
-    this.startMs = Date.now() - t0;
-  }
-
-  kill(sig: NodeJS.Signals): void {
-    const pid = this.proc?.pid;
-    if (!pid || this.exit !== undefined) return;
-    try {
-      process.kill(-pid, sig); // the process group of the kamailio we spawned (detached)
-    } catch {
-      try {
-        this.proc!.kill(sig);
-      } catch {
-        /* gone */
-      }
-    }
-  }
-
-  private async waitExit(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.exited, new Promise<void>((res) => (timer = setTimeout(res, ms)))]);
-    clearTimeout(timer);
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.proc && this.exit === undefined) {
-      this.kill('SIGTERM');
-      await this.waitExit(5_000);
-      if (this.exit === undefined) {
-        this.kill('SIGKILL');
-        await this.waitExit(2_000);
-      }
-    }
-    if (this.tmp) {
-      if (KEEP_TMP) fs.writeFileSync(path.join(this.tmp, 'kamailio.log'), this.log.text());
-      else fs.rmSync(this.tmp, { recursive: true, force: true });
-      this.tmp = undefined;
-    }
-  }
-
-  rpcOnce(method: string, params: unknown[], timeoutMs = 5_000): Promise<RpcReply> {
-    const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }), 'utf8');
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          host: KAM_IP,
-          port: this.httpPort,
-          path: '/RPC',
-          method: 'POST',
-          agent: false,
-          headers: { 'Content-Type': 'application/json', 'Content-Length': body.length },
-          timeout: timeoutMs,
-        },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (c: Buffer) => parts.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(parts).toString('utf8');
-            if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode} for ${method}: ${text.slice(0, 300)}`));
-            try {
-              resolve(JSON.parse(text) as RpcReply);
-            } catch {
-              reject(new Error(`bad JSON from ${method}: ${text.slice(0, 300)}`));
-            }
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`RPC ${method} timed out after ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
-
-  async list(): Promise<RpcSet[]> {
-    const r = await this.rpcOnce('dispatcher.list', []);
-    assert.equal(r.error, undefined, `dispatcher.list: ${JSON.stringify(r.error)}`);
-    return (r.result as { RECORDS: RpcSet[] }).RECORDS;
-  }
+/** Starts Kamailio `name` on picks.cfg over listFile; ready once dispatcher.list reports expectSets sets. */
+async function startPicksKamailio(name: string, sipPort: number, httpPort: number, listFile: string, expectSets: number): Promise<Kamailio> {
+  const k = await startKamailio({
+    name,
+    cfg: CFG,
+    files: [CFG, listFile],
+    defines: { DSLIST: `"${listFile}"` },
+    sipIp: KAM_IP,
+    sipPort,
+    httpPort,
+    portCheckMs: 300,
+    busyHint: { http: 'stop it or set SY_PICKS_KAM_IP / SY_PICKS_HTTP_PORT', sip: 'stop it or set SY_PICKS_KAM_IP / SY_PICKS_SIP_PORT' },
+    tmpPrefix: `sy-picks-${name}-`,
+    keepTmp: KEEP_TMP,
+    timeoutMs: START_TIMEOUT_MS,
+    pollMs: 50,
+    ready: async (kam) => {
+      const r = await kam.rpc('dispatcher.list', [], 1_000);
+      return (r.result as { NRSETS?: number } | undefined)?.NRSETS === expectSets || `dispatcher.list: ${JSON.stringify(r).slice(0, 200)}`;
+    },
+  });
+  instances.push(k);
+  return k;
 }
 
-const killAllKamailio = (): void => {
-  for (const k of instances) k.kill('SIGKILL');
-};
-process.once('exit', killAllKamailio);
+/** Kamailio's dispatcher.list records. */
+async function kamList(k: Kamailio): Promise<RpcSet[]> {
+  const r = await k.rpc('dispatcher.list', []);
+  assert.equal(r.error, undefined, `dispatcher.list: ${JSON.stringify(r.error)}`);
+  return (r.result as { RECORDS: RpcSet[] }).RECORDS;
+}
 
 // ------------------------------------------------------------------ comparison helpers
 
@@ -856,10 +650,8 @@ describe('Kamailio 5.6.3 interop: dispatcher primary/secondary picks (algs 0-4, 
     return { ds: new Dispatcher(list, state, dispatcherOptionsFromConfig(cfg.dispatcher)), state };
   };
   const freshKamailio = async (name: string): Promise<Kamailio> => {
-    const k = new Kamailio(name, SIP_PORT0 + nextPort, HTTP_PORT0 + nextPort, listFile);
-    nextPort++;
-    await k.start(list.nrSets);
-    return k;
+    const n = nextPort++;
+    return startPicksKamailio(name, SIP_PORT0 + n, HTTP_PORT0 + n, listFile, list.nrSets);
   };
 
   before(async () => {
@@ -910,8 +702,7 @@ describe('Kamailio 5.6.3 interop: dispatcher primary/secondary picks (algs 0-4, 
         sock!.bind({ address: CLIENT_IP, port: 0 }, () => res());
       });
       localPort = sock.address().port;
-      main = new Kamailio('main', SIP_PORT0, HTTP_PORT0, listFile);
-      await main.start(list.nrSets);
+      main = await startPicksKamailio('main', SIP_PORT0, HTTP_PORT0, listFile, list.nrSets);
     } catch (e) {
       startupError = e as Error;
     }
@@ -919,7 +710,6 @@ describe('Kamailio 5.6.3 interop: dispatcher primary/secondary picks (algs 0-4, 
 
   after(async () => {
     await Promise.all(instances.map((k) => k.stop()));
-    process.off('exit', killAllKamailio);
     if (sock) await new Promise<void>((res) => sock!.close(() => res()));
     await Promise.all([uac, ...peers].map((p) => p?.close()));
     if (tmp) {
@@ -936,7 +726,7 @@ describe('Kamailio 5.6.3 interop: dispatcher primary/secondary picks (algs 0-4, 
   test('Kamailio loaded the same list: set order, index order, state letters, priorities, weight/duid/maxload', async (t) => {
     ready();
     t.diagnostic(`kamailio answered ${k1().startMs} ms after spawn; ${list.nrSets} sets, ${list.destinations.length} destinations; warnings: ${list.warnings.map((w) => w.kind).join(', ')}`);
-    const kam = (await k1().list()).map((x) => ({
+    const kam = (await kamList(k1())).map((x) => ({
       id: x.SET.ID,
       dests: x.SET.TARGETS.map(({ DEST: d }) => {
         const a = d.ATTRS ?? {};
@@ -1133,7 +923,7 @@ describe('Kamailio 5.6.3 interop: dispatcher primary/secondary picks (algs 0-4, 
       t.diagnostic(`kamailio started in ${k.startMs} ms; 200: ${st(200)}, 404: ${st(404)}; with dstid records: ${kam.filter((x) => (x?.ids ?? '').split(',').some((id) => id.length > 0 && id !== '-')).length}`);
       assertNone('alg 10', c);
       // the call-load counters end equal
-      const kamLoad = (await k.list()).flatMap((x) => x.SET.TARGETS.map(({ DEST: d }) => `${x.SET.ID} ${d.URI} ${d.RUNTIME?.DLGLOAD}`));
+      const kamLoad = (await kamList(k)).flatMap((x) => x.SET.TARGETS.map(({ DEST: d }) => `${x.SET.ID} ${d.URI} ${d.RUNTIME?.DLGLOAD}`));
       const ourLoad = list.sets.flatMap((s) => s.destinations.map((d, j) => `${s.id} ${d.uri} ${state.dload(state.indexOf(s.id, j))}`));
       assert.deepEqual(ourLoad, kamLoad, 'DLGLOAD per destination');
     } finally {

@@ -14,15 +14,11 @@
  * (5060), SY_KAMRPC_HTTP_PORT (8081), SY_KAM_START_TIMEOUT_MS (20000).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { startKamailio, type HttpAnswer, type Kamailio } from '../helpers/kamailio';
 import { ROOT } from '../helpers/paths';
 import { request, startPlane, type Plane } from './helpers';
 
@@ -36,85 +32,6 @@ const FIXTURES = path.join(ROOT, 'test', 'rpc', 'fixtures');
 const CFG = path.join(FIXTURES, 'ds-rpc.cfg');
 const LIST = path.join(FIXTURES, 'ds-rpc.list');
 
-function findKamailio(): string {
-  const env = process.env['KAMAILIO_BIN'];
-  const dirs = (process.env['PATH'] ?? '').split(':').filter(Boolean).concat(['/usr/sbin', '/usr/local/sbin', '/sbin']);
-  for (const c of env ? [env] : dirs.map((d) => path.join(d, 'kamailio'))) {
-    try {
-      fs.accessSync(c, fs.constants.X_OK);
-      if (fs.statSync(c).isFile()) return c;
-    } catch {
-      /* next */
-    }
-  }
-  throw new Error(
-    `kamailio binary not found (${env ? `KAMAILIO_BIN=${env}` : 'searched PATH, /usr/sbin, /usr/local/sbin'}). ` +
-      'This test requires Kamailio 5.6: install the Debian package `kamailio` or set KAMAILIO_BIN.',
-  );
-}
-
-function findModulePath(): string | undefined {
-  const env = process.env['KAMAILIO_MPATH'];
-  if (env) return env;
-  return [
-    '/usr/lib/x86_64-linux-gnu/kamailio/modules',
-    '/usr/lib/aarch64-linux-gnu/kamailio/modules',
-    '/usr/lib64/kamailio/modules',
-    '/usr/lib/kamailio/modules',
-    '/usr/local/lib64/kamailio/modules',
-    '/usr/local/lib/kamailio/modules',
-  ].find((d) => fs.existsSync(path.join(d, 'dispatcher.so')));
-}
-
-function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    const done = (v: boolean): void => {
-      s.destroy();
-      resolve(v);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
-
-function udpPortFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => {
-      s.close();
-      resolve(false);
-    });
-    s.bind({ address: host, port, exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
-
-interface Answer {
-  status: number;
-  reason: string;
-  body: string;
-}
-
-/** One POST to Kamailio (its xhttp keeps connections: one per request here). */
-function kamPost(body: string, timeoutMs = 3000): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const buf = Buffer.from(body, 'utf8');
-    const req = http.request(
-      { host: KAM_IP, port: HTTP_PORT, path: '/RPC', method: 'POST', agent: false, timeout: timeoutMs, headers: { 'content-type': 'application/json', 'content-length': buf.length } },
-      (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (c: Buffer) => parts.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, reason: res.statusMessage ?? '', body: Buffer.concat(parts).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`kamailio did not answer ${body} within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end(buf);
-  });
-}
-
 /** The first differing line of two texts with 3 lines of context from each. */
 function firstDifference(kam: string, ours: string): string {
   const a = kam.split('\n');
@@ -125,31 +42,12 @@ function firstDifference(kam: string, ours: string): string {
   return `first difference at line ${i + 1}\n--- kamailio ---\n${a.slice(from, i + 4).join('\n')}\n--- switchyard ---\n${b.slice(from, i + 4).join('\n')}`;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 describe('dispatcher.* replies equal a real Kamailio 5.6 (same list, same calls)', { timeout: 120_000 }, () => {
-  let kam: ChildProcess | undefined;
-  let kamExit: string | undefined;
-  let kamExited: Promise<void> = Promise.resolve();
-  let tmp: string | undefined;
-  let log = '';
+  let kam: Kamailio | undefined;
   let startupError: Error | undefined;
   let p: Plane | undefined;
   let id = 0;
 
-  const killGroup = (sig: NodeJS.Signals): void => {
-    if (!kam?.pid || kamExit !== undefined) return;
-    try {
-      process.kill(-kam.pid, sig);
-    } catch {
-      try {
-        kam.kill(sig);
-      } catch {
-        /* gone */
-      }
-    }
-  };
-  const onProcessExit = (): void => killGroup('SIGKILL');
   const ready = (): Plane => {
     if (startupError) throw startupError;
     return p!;
@@ -157,45 +55,25 @@ describe('dispatcher.* replies equal a real Kamailio 5.6 (same list, same calls)
 
   before(async () => {
     try {
-      const bin = findKamailio();
-      if (await tcpAnswers(KAM_IP, HTTP_PORT, 500)) throw new Error(`something already listens on tcp:${KAM_IP}:${HTTP_PORT}; set SY_KAMRPC_IP / SY_KAMRPC_HTTP_PORT`);
-      if (!(await udpPortFree(KAM_IP, SIP_PORT))) throw new Error(`udp:${KAM_IP}:${SIP_PORT} is in use; set SY_KAMRPC_IP / SY_KAMRPC_SIP_PORT`);
-      tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-kamrpc-'));
-      const args = ['-f', CFG, '-DD', '-E', '-m', '64', '-M', '8', '-Y', tmp, '-P', path.join(tmp, 'kamailio.pid'),
-        '-A', `RUNDIR="${tmp}"`, '-A', `DSLIST="${LIST}"`, '-A', `SIP_IP=${KAM_IP}`, '-A', `SIP_PORT=${SIP_PORT}`, '-A', `HTTP_IP=${KAM_IP}`, '-A', `HTTP_PORT=${HTTP_PORT}`];
-      const mpath = findModulePath();
-      if (mpath) args.push('-A', `MPATH="${mpath}/"`);
-      kam = spawn(bin, args, { cwd: tmp, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-      process.once('exit', onProcessExit);
-      const keep = (b: Buffer): void => {
-        log = (log + b.toString('utf8')).slice(-32_000);
-      };
-      kam.stdout!.on('data', keep);
-      kam.stderr!.on('data', keep);
-      kamExited = new Promise((res) => {
-        kam!.once('exit', (code, sig) => {
-          kamExit = `exit code=${code} signal=${sig}`;
-          res();
-        });
-        kam!.once('error', (e) => {
-          kamExit = `spawn error: ${e.message}`;
-          res();
-        });
+      kam = await startKamailio({
+        cfg: CFG,
+        args: ['-m', '64', '-M', '8'],
+        defines: { DSLIST: `"${LIST}"` },
+        sipIp: KAM_IP,
+        sipPort: SIP_PORT,
+        httpPort: HTTP_PORT,
+        needs: 'This test requires',
+        busyHint: { http: 'set SY_KAMRPC_IP / SY_KAMRPC_HTTP_PORT', sip: 'set SY_KAMRPC_IP / SY_KAMRPC_SIP_PORT' },
+        endpoint: `${KAM_IP}:${HTTP_PORT}`,
+        tmpPrefix: 'sy-kamrpc-',
+        logBytes: 32_000,
+        warnOnExit: false,
+        timeoutMs: START_TIMEOUT_MS,
+        ready: async (k) => {
+          const r = await k.post('{"jsonrpc":"2.0","method":"dispatcher.list","params":["short"],"id":0}', 1000);
+          return r.status === 200 || `HTTP ${r.status}`;
+        },
       });
-      const t0 = Date.now();
-      let last = '';
-      for (;;) {
-        if (kamExit !== undefined) throw new Error(`kamailio (${bin}) ended during startup: ${kamExit}\n--- log tail ---\n${log}`);
-        if (Date.now() - t0 > START_TIMEOUT_MS) throw new Error(`kamailio did not answer on ${KAM_IP}:${HTTP_PORT} within ${START_TIMEOUT_MS} ms (${last})\n--- log tail ---\n${log}`);
-        try {
-          const r = await kamPost('{"jsonrpc":"2.0","method":"dispatcher.list","params":["short"],"id":0}', 1000);
-          if (r.status === 200) break;
-          last = `HTTP ${r.status}`;
-        } catch (e) {
-          last = (e as Error).message;
-        }
-        await sleep(100);
-      }
       p = await startPlane({ list: fs.readFileSync(LIST, 'utf8'), dispatcher: '  reload_delta: 0\n  ds_probing_mode: 0' });
     } catch (e) {
       startupError = e as Error;
@@ -204,26 +82,18 @@ describe('dispatcher.* replies equal a real Kamailio 5.6 (same list, same calls)
 
   after(async () => {
     await p?.close();
-    if (kam && kamExit === undefined) {
-      killGroup('SIGTERM');
-      let t: NodeJS.Timeout | undefined;
-      await Promise.race([kamExited, new Promise<void>((r) => (t = setTimeout(r, 5000)))]);
-      clearTimeout(t);
-      if (kamExit === undefined) killGroup('SIGKILL');
-    }
-    process.off('exit', onProcessExit);
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    await kam?.stop();
   });
 
   /** Sends the same body to both and asserts the same status line and body. */
-  async function same(method: string, params?: unknown, raw?: string): Promise<Answer> {
+  async function same(method: string, params?: unknown, raw?: string): Promise<HttpAnswer> {
     const plane = ready();
     id++;
     const doc: Record<string, unknown> = { jsonrpc: '2.0', method };
     if (params !== undefined) doc['params'] = params;
     doc['id'] = id;
     const body = raw ?? JSON.stringify(doc);
-    const k = await kamPost(body);
+    const k = await kam!.post(body);
     const o = await request(plane.port, { body, headers: { 'content-type': 'application/json' } });
     const what = `${body}\n${firstDifference(`${k.status} ${k.reason}\n${k.body}`, `${o.status} ${o.reason}\n${o.body}`)}`;
     assert.equal(o.status, k.status, what);
