@@ -18,6 +18,10 @@
  *   and the dataplane stop, logs are flushed and the process exits 0. A
  *   second signal cuts the wait short.
  */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { checkConfig, loadConfig, type ResolvedConfig } from './config';
@@ -33,6 +37,7 @@ const DRAIN_RETRY_AFTER_S = 5;
 
 const USAGE = `usage: switchyard [--config FILE] [--set key.path=value ...] [--check]
        switchyard rpc METHOD [PARAM ...] [--url URL] [--token T]   (switchyard rpc --help)
+       switchyard bench [--kamailio] [--workers 0,1,2] [--rate N --calls N | --ramp ...]   (switchyard bench --help)
 
   --config FILE   YAML config (Kamailio modparam names); default: the embedded config
   --set K=V       override one key, e.g. --set workers=0 --set tm.fr_timer=2000
@@ -133,7 +138,36 @@ async function run(config: ResolvedConfig): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'));
 }
 
+/**
+ * switchyard bench [driver options]: the SIPp benchmark (bench/sipp/run.ts)
+ * from a source checkout. Without a rate or --ramp it runs the ramp over
+ * workers 0,1,2 (--kamailio adds Kamailio side by side); then it draws the
+ * worker-sweep chart into bench/results/ and appends it to bench/RESULTS.md.
+ */
+async function benchCommand(args: string[]): Promise<number> {
+  const root = path.join(__dirname, '..', '..');
+  const driver = path.join(root, 'dist', 'bench', 'sipp', 'run.js');
+  const report = path.join(root, 'dist', 'bench', 'sipp', 'chart-report.js');
+  if (!fs.existsSync(driver) || !fs.existsSync(report)) {
+    process.stderr.write('switchyard bench: needs a source checkout built with `npm install` (dist/bench is missing)\n');
+    return 1;
+  }
+  if (args.includes('--help')) return spawnSync(process.execPath, [driver, '--help'], { stdio: 'inherit' }).status ?? 1;
+  const a = args.filter((x) => x !== '--kamailio');
+  if (!a.includes('--target')) a.push('--target', args.includes('--kamailio') ? 'both' : 'switchyard');
+  if (!a.includes('--rate') && !a.includes('--ramp')) a.push('--ramp');
+  if (!a.includes('--workers')) a.push('--workers', '0,1,2');
+  const out = path.join(os.tmpdir(), `switchyard-bench-${process.pid}.json`);
+  const r = spawnSync(process.execPath, [driver, ...a, '--out', out], { stdio: 'inherit', cwd: root });
+  if (r.status !== 0 || !fs.existsSync(out)) return r.status ?? 1;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { appendChart } = require(report) as { appendChart: (json: string, benchDir: string) => string };
+  process.stdout.write(`chart: ${appendChart(out, path.join(root, 'bench'))} (appended to bench/RESULTS.md)\n`);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'bench') return benchCommand(argv.slice(1));
   if (argv[0] === 'rpc') {
     return rpcCommand(argv.slice(1), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
   }
