@@ -201,7 +201,7 @@ export const DEFAULTS = {
     enable_dmq: 0,
     default_timeout: 43200,
   },
-  htable: ['ipban=>size=8;autoexpire=300;dmqreplicate=1;'],
+  htable: [] as string[],
   /** Absent = DMQ off. */
   dmq: null,
   http: {

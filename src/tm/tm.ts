@@ -183,6 +183,7 @@ export class TransactionManager {
   private readonly clients = new Map<string, ClientBranch>();
   private readonly resolved = new Map<string, Addr | null>();
   private readonly myself = new Map<string, boolean>();
+  private pendingCount = 0;
   private readonly events: TmEvents;
   /**
    * Draining (SIGTERM): new INVITEs get 503 with Retry-After; everything
@@ -202,9 +203,14 @@ export class TransactionManager {
     this.maxForwards = o.maxForwards ?? 70;
   }
 
-  /** Live server transactions. */
+  /** Live server transactions (including completed ones absorbing retransmissions). */
   get size(): number {
     return this.servers.size;
+  }
+
+  /** Server transactions still waiting for a final reply: what a drain waits for. */
+  get pending(): number {
+    return this.pendingCount;
   }
 
   // ------------------------------------------------------------ intake
@@ -499,6 +505,7 @@ export class TransactionManager {
     const t = new ServerTxn(serverKey(req, via, method), req, src, replyAddress(via, src), req.methodId === Method.INVITE, vars, plan);
     this.servers.set(t.key, t);
     this.stats.transactions++;
+    this.pendingCount++;
     if (t.isInvite) this.replyStateful(t, 100, REASONS[100]!);
     return t;
   }
@@ -533,6 +540,7 @@ export class TransactionManager {
   private completeServer(t: ServerTxn, status: number): void {
     if (t.state !== ServerState.Proceeding) return;
     t.state = ServerState.Completed;
+    if (this.servers.get(t.key) === t) this.pendingCount--;
     if (t.isInvite && status >= 300) {
       t.retrInterval = this.timers.t1;
       this.wheel.schedule(this.timers.t1, this.serverRetransmit, t, t.retr);
@@ -570,6 +578,7 @@ export class TransactionManager {
     const ct = new ServerTxn(serverKey(cancel, cancel.topVia!, 'CANCEL'), keep(cancel), src, replyAddress(cancel.topVia, src), false, {}, plan);
     ct.toTag = inv.toTag ?? (inv.toTag = newTmToTag());
     this.servers.set(ct.key, ct);
+    this.pendingCount++;
     this.replyStateful(ct, 200, 'canceling');
     if (inv.state !== ServerState.Proceeding || inv.canceled) return;
     inv.canceled = true;
@@ -584,6 +593,7 @@ export class TransactionManager {
 
   /** Ends a transaction: every timer stopped, every key forgotten. */
   private readonly terminate = (t: ServerTxn): void => {
+    if (t.state === ServerState.Proceeding && this.servers.get(t.key) === t) this.pendingCount--;
     t.state = ServerState.Terminated;
     this.wheel.cancel(t.retr);
     this.wheel.cancel(t.end);

@@ -383,8 +383,9 @@ export class Dataplane {
 
   /**
    * SIGTERM: stop taking new INVITEs (503 + Retry-After), wait until every
-   * transaction has ended or `maxWaitMs` passed. Returns the transactions
-   * still open when it gave up (0 = clean).
+   * transaction has its final reply or `maxWaitMs` passed (completed ones
+   * that only linger to absorb retransmissions are not waited for). Returns
+   * the transactions still without a final reply when it gave up (0 = clean).
    */
   async drain(maxWaitMs: number, retryAfter = 5): Promise<number> {
     if (this.shard) this.shard.drain(retryAfter);
@@ -393,7 +394,7 @@ export class Dataplane {
     const until = Date.now() + maxWaitMs;
     for (;;) {
       if (this.shard) this.shard.publish();
-      const open = this.telemetry.sum(T.TRANSACTIONS_ACTIVE);
+      const open = this.telemetry.sum(T.TRANSACTIONS_PENDING);
       if (open === 0 || Date.now() >= until) return open;
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -168,6 +168,7 @@ export class Shard {
     t[T.ROUTE_ERRORS] = st.routeErrors;
     t[T.TRANSACTIONS_TOTAL] = st.transactions;
     t[T.TRANSACTIONS_ACTIVE] = this.tm.size;
+    t[T.TRANSACTIONS_PENDING] = this.tm.pending;
     t[T.DIALOGS_ACTIVE] = this.dialogs.size;
     t[T.DATAGRAMS_SENT] = this.sender.stats.sent;
     t[T.SEND_DROPS] = this.sender.stats.dropped;

@@ -42,6 +42,8 @@ export const T = {
   TIMERS: 99,
   /** Dialogs by state 1..5 (index = state). */
   DIALOG_STATE: 100,
+  /** Server transactions without a final reply yet (what a drain waits for). */
+  TRANSACTIONS_PENDING: 106,
   SIZE: 112,
 } as const;
 

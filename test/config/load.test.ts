@@ -106,13 +106,13 @@ describe('defaults', () => {
     assert.ok(/^  list: \|/m.test(DEFAULT_CONFIG_YAML));
   });
 
-  test('an empty file gets every default; dmq absent = off; list_file resolves against the config dir', () => {
+  test('an empty file gets every default; dmq and htable absent = off; list_file resolves against the config dir', () => {
     const c = loadConfigText('', { fileName: 'empty.yaml', baseDir: '/etc/switchyard' });
     assert.equal(c.dmq, null);
     assert.equal(c.dispatcher.listFile, '/etc/switchyard/dispatcher.list');
     assert.deepEqual(c.dispatcher.listSource, { kind: 'file', path: '/etc/switchyard/dispatcher.list' });
     assert.equal(c.workers, 2);
-    assert.equal(c.htable[0]!.spec, 'ipban=>size=8;autoexpire=300;dmqreplicate=1;');
+    assert.deepEqual(c.htable, []);
     assert.equal(c.file, null);
     // comments only and null sections are empty too
     const d = loadConfigText('# nothing\ntm:\ndispatcher:\nhtable:\ndmq:\n', { baseDir: '/x' });
