@@ -655,7 +655,8 @@ export function errorEventKinds(text: string): Record<string, number> {
   ev.forEach(([, s], i) => {
     const body = text.slice(s, i + 1 < ev.length ? ev[i + 1]![0] : text.length);
     const kind = body
-      .split('\n')[0]!
+      .split(/\r?\n/)[0]!
+      .replace(/\r/g, '')
       .replace(/Call-Id '[^']*'/gi, "Call-Id '*'")
       .replace(/(for call:|Dead call) [^\s,']+/gi, '$1 *')
       .replace(/\d+/g, 'N')
