@@ -362,6 +362,8 @@ export interface SwitchyardOptions {
   frTimerMs: number;
   logLevel?: string;
   maxMs: number;
+  /** Route script: `sbc` (default), `router` or a module path. */
+  route?: string;
 }
 
 /** Starts `node dist/src/cli.js --config DIR/switchyard.yaml` and waits until it answers OPTIONS. */
@@ -374,7 +376,7 @@ export async function startSwitchyard(o: SwitchyardOptions): Promise<ProxyHandle
     cfg,
     `listen: udp:${o.listenIp}:${o.listenPort}\n` +
       `workers: ${o.workers}\n` +
-      `route: sbc\n` +
+      `route: ${JSON.stringify(o.route ?? 'sbc')}\n` +
       `log_level: ${o.logLevel ?? 'warn'}\n` +
       `tm:\n  fr_timer: ${o.frTimerMs}\n  fr_inv_timer: ${o.frTimerMs}\n` +
       `dispatcher:\n${list}  ds_ping_interval: 0\n  set: 1\n  alg: 0\n  limit: 2\n` +

@@ -84,6 +84,7 @@ const USAGE = `usage: node dist/bench/sipp/run.js [options]
 
   --target T        switchyard | kamailio | both (default both)
   --workers LIST    switchyard worker counts to sweep, e.g. 0,1,2 (default 0,1,2)
+  --routes LIST     switchyard routes, e.g. sbc,bench/routes/plain-relay.js (default sbc)
   --rate N          calls/s for a fixed-rate point (default 1000)
   --calls N         calls per fixed-rate point (default 10000)
   --repeat N        run each fixed-rate point N times (default 1)
@@ -111,6 +112,8 @@ interface Target {
   kind: 'switchyard' | 'kamailio';
   workers: number;
   label: string;
+  /** switchyard route (sbc, or a module path). */
+  route?: string;
 }
 
 interface Point {
@@ -202,7 +205,7 @@ async function measure(t: Target, rate: number, calls: number, o: Opts): Promise
     for (const ip of UAS_IPS) uas.push(await startUas(ip, SIP_PORT, path.join(dir, `uas-${ip}`), maxMs, o.sippBuff));
     if (t.kind === 'switchyard') {
       proxy = await startSwitchyard({
-        cli: o.cli, dir, listenIp: PROXY_IP, listenPort: PROXY_PORT, workers: t.workers, dsList: KAMAILIO_LIST, frTimerMs: o.frTimer, maxMs,
+        cli: o.cli, dir, listenIp: PROXY_IP, listenPort: PROXY_PORT, workers: t.workers, dsList: KAMAILIO_LIST, frTimerMs: o.frTimer, maxMs, route: t.route,
       });
     } else {
       proxy = await startKamailio({
@@ -390,6 +393,7 @@ function parse(argv: string[]): Opts {
     options: {
       target: { type: 'string', default: 'both' },
       workers: { type: 'string', default: '0,1,2' },
+      routes: { type: 'string' },
       rate: { type: 'string', default: '1000' },
       calls: { type: 'string', default: '10000' },
       repeat: { type: 'string', default: '1' },
@@ -429,7 +433,15 @@ function parse(argv: string[]): Opts {
   if (!['switchyard', 'kamailio', 'both'].includes(v.target!)) throw new RangeError(`--target must be switchyard, kamailio or both, got ${v.target}`);
   const workers = v.workers!.split(',').map((w) => int('workers', w.trim(), 0));
   const targets: Target[] = [];
-  if (v.target !== 'kamailio') for (const w of workers) targets.push({ kind: 'switchyard', workers: w, label: `switchyard w${w}` });
+  // --routes sbc,bench/routes/plain-relay.js: every worker count with each route (what the dispatcher costs).
+  const routes = (v.routes ?? 'sbc').split(',').map((r) => r.trim()).filter(Boolean);
+  if (v.target !== 'kamailio') {
+    for (const r of routes) {
+      const route = r === 'sbc' || r === 'router' ? r : path.resolve(r);
+      const suffix = r === 'sbc' ? '' : ` ${path.basename(r).replace(/\.js$/, '')}`;
+      for (const w of workers) targets.push({ kind: 'switchyard', workers: w, label: `switchyard w${w}${suffix}`, route });
+    }
+  }
   if (v.target !== 'switchyard') targets.push({ kind: 'kamailio', workers: 0, label: `kamailio c${v['kam-children']}` });
   const o: Opts = {
     targets,
