@@ -20,9 +20,8 @@ import { randomBytes } from 'node:crypto';
 import { type Logger } from 'pino';
 
 import { type ResolvedDispatcher } from '../config';
-import { type Addr, ipv4ToInt } from '../sip/addr';
+import { type Addr, uriToAddr } from '../sip/addr';
 import { type SipMessage } from '../sip/message';
-import { defaultPort, parseUri } from '../sip/uri';
 import { Timer, type TimerWheel } from '../tm/timer-wheel';
 import { type Sender } from '../tm/tm';
 import { DS_DISABLED_DST, DS_INACTIVE_DST, DS_PROBING_DST, type DsState, type DsStateChange } from './state';
@@ -127,7 +126,7 @@ export class Prober {
   }
 
   private ping(setId: number, uri: string, pingFrom: string | null, obproxy: string | null, hadProbing: boolean): void {
-    const dest = resolve(obproxy ?? uri);
+    const dest = uriToAddr(obproxy ?? uri);
     this.counter++;
     const branch = `${PING_BRANCH_PREFIX}${idBase}.${this.counter.toString(36)}.0`;
     const cfg = this.o.config;
@@ -230,9 +229,3 @@ export class Prober {
   }
 }
 
-function resolve(uri: string): Addr | undefined {
-  const u = parseUri(uri);
-  if (!u) return undefined;
-  const ip = u.host.toLowerCase() === 'localhost' ? 0x7f000001 : ipv4ToInt(u.host);
-  return ip === undefined ? undefined : { ip, port: u.port || defaultPort(u.scheme) };
-}

@@ -1,3 +1,5 @@
+import { defaultPort, parseUri } from './uri';
+
 /**
  * IPv4 addresses as uint32 numbers (host order), the form they cross the
  * native boundary in, with the string conversions done off the packet path.
@@ -32,18 +34,13 @@ export function addrToString(a: Addr): string {
   return `${intToIpv4(a.ip)}:${a.port}`;
 }
 
-/** `host:port` for Via/Record-Route, the port omitted when it is 5060 (as Kamailio does). */
-export function hostPort(ip: string, port: number): string {
-  return port === 5060 ? ip : `${ip}:${port}`;
-}
-
-/** Parses 'udp:IP:PORT' / 'IP:PORT' / 'IP' (Kamailio listen= syntax, IPv4 only). */
-export function parseListen(spec: string): { proto: 'udp'; ip: string; port: number } | undefined {
-  let s = spec.trim();
-  if (s.toLowerCase().startsWith('udp:')) s = s.slice(4);
-  const [ip, portStr] = s.split(':');
-  if (ip === undefined || ipv4ToInt(ip) === undefined) return undefined;
-  const port = portStr === undefined ? 5060 : Number(portStr);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return undefined;
-  return { proto: 'udp', ip, port };
+/**
+ * sip:host[:port] -> address: IPv4 literals and `localhost` (no DNS on the
+ * message path); the scheme's default port when none is written.
+ */
+export function uriToAddr(uri: string): Addr | undefined {
+  const u = parseUri(uri);
+  if (!u) return undefined;
+  const ip = u.host.toLowerCase() === 'localhost' ? 0x7f000001 : ipv4ToInt(u.host);
+  return ip === undefined ? undefined : { ip, port: u.port || defaultPort(u.scheme) };
 }

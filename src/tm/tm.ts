@@ -30,7 +30,7 @@ import {
   type RouteScript,
   type TxnVars,
 } from '../routes/api';
-import { type Addr, ipv4ToInt } from '../sip/addr';
+import { type Addr, ipv4ToInt, uriToAddr } from '../sip/addr';
 import { EditList, removeListValue } from '../sip/edit';
 import { fnv1a, MAGIC_COOKIE, newBranchBase, newTmToTag, slToTag } from '../sip/ids';
 import { isParseFailure, parseMessage, SipMessage, type ViaView } from '../sip/message';
@@ -681,10 +681,7 @@ export class TransactionManager {
   resolve(uri: string): Addr | undefined {
     let a = this.resolved.get(uri);
     if (a === undefined) {
-      const u = parseUri(uri);
-      let ip: number | undefined;
-      if (u) ip = u.host.toLowerCase() === 'localhost' ? 0x7f000001 : ipv4ToInt(u.host);
-      a = u && ip !== undefined ? { ip, port: u.port || defaultPort(u.scheme) } : null;
+      a = uriToAddr(uri) ?? null;
       if (this.resolved.size > 10000) this.resolved.clear();
       this.resolved.set(uri, a);
     }
