@@ -7,7 +7,12 @@
  * is the JS (+ scanner) cost per call that the SIPp benchmark's CPU per call
  * adds to the kernel's UDP cost.
  *
- * Usage: node dist/bench/call-path.bench.js [--calls N] [--rounds R] [--route plain]
+ * Time is virtual: the shard's timer wheel runs on a clock that advances
+ * 1000 / cps ms per call (--cps, default 1000) and is driven after every
+ * call, with the telemetry publish every 100 ms, so transactions and dialogs
+ * end and are freed as they would at that call rate.
+ *
+ * Usage: node dist/bench/call-path.bench.js [--calls N] [--rounds R] [--cps C] [--route plain|sbc|FILE]
  */
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
@@ -81,11 +86,18 @@ function main(): void {
   const args = process.argv.slice(2);
   const calls = Number(args[args.indexOf('--calls') + 1] ?? 20000) || 20000;
   const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 5) || 5;
-  // --route plain: the same calls through bench/routes/plain-relay.js (no dispatcher, no dialogs)
-  const plain = args.includes('--route') && args[args.indexOf('--route') + 1] === 'plain';
-  const cfg = config(plain ? path.join(__dirname, '..', '..', 'bench', 'routes', 'plain-relay.js') : 'sbc');
+  // --route plain: the same calls through bench/routes/plain-relay.js (no dispatcher, no dialogs);
+  // --route FILE: any route module
+  const routeArg = args.includes('--route') ? (args[args.indexOf('--route') + 1] ?? 'sbc') : 'sbc';
+  const routeName = routeArg === 'plain' ? 'plain relay' : routeArg === 'sbc' ? 'sbc route' : routeArg;
+  const cfg = config(
+    routeArg === 'plain' ? path.join(__dirname, '..', '..', 'bench', 'routes', 'plain-relay.js') : routeArg === 'sbc' ? 'sbc' : path.resolve(routeArg),
+  );
+  const cps = Number(args[args.indexOf('--cps') + 1] ?? 1000) || 1000;
+  let virtualMs = 0;
   const out: { buf: Buffer; ip: number; port: number }[] = [];
   const shard = new Shard({
+    clock: { now: () => virtualMs },
     index: 0,
     config: cfg,
     local: localIdentity('127.0.0.1', 5060),
@@ -141,6 +153,13 @@ function main(): void {
     const bye = take((m) => m.isRequest && m.method === 'BYE');
     feed(uasReply(bye, 200, 'OK'), router);
     if (out.filter((o) => o.ip === UAC.ip).length < 1) throw new Error('call did not complete');
+    // the rest of this call's share of a second: timers due by then, telemetry every 100 ms
+    const before = Math.floor(virtualMs / 100);
+    virtualMs += 1000 / cps;
+    const t0 = process.hrtime.bigint();
+    shard.wheel.advance();
+    if (Math.floor(virtualMs / 100) !== before) shard.publish();
+    inside += process.hrtime.bigint() - t0;
     return Number(inside - start);
   };
   // warm-up
@@ -163,7 +182,8 @@ function main(): void {
     /* not a checkout */
   }
   console.log(
-    `call-path.bench (${plain ? 'plain relay' : 'sbc route'}): ${median.toFixed(1)} µs per call inside the proxy (13 SIP messages: 6 in, 7 out; median of ${rounds} x ${calls} calls; ` +
+    `call-path.bench (${routeName}): ${median.toFixed(1)} µs per call inside the proxy (13 SIP messages: 6 in, 7 out; median of ${rounds} x ${calls} calls at ${cps} calls/s virtual; ` +
+      `${shard.tm.size} transactions, ${shard.dialogs.size} dialogs at the end; ` +
       `rounds ${results.map((x) => x.toFixed(1)).join('/')}); scanner ${scanner.kind}; commit ${commit}; ${os.cpus()[0]?.model} x${os.cpus().length}; Node ${process.version}; load ${os.loadavg()[0]!.toFixed(2)}`,
   );
 }

@@ -38,14 +38,58 @@ export interface DialogSide {
   routeSet: string;
 }
 
-export class Dialog {
+/**
+ * $dlg_var storage: string keys to string values in creation order, in one
+ * flat array [k0, v0, k1, v1, ...] (a dialog holds a handful at most).
+ */
+export class DlgVars {
+  private readonly kv: string[] = [];
+
+  get size(): number {
+    return this.kv.length >>> 1;
+  }
+  get(name: string): string | undefined {
+    const kv = this.kv;
+    for (let i = 0; i < kv.length; i += 2) if (kv[i] === name) return kv[i + 1];
+    return undefined;
+  }
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+  /** Sets name = value; an existing name moves to the end (it becomes the newest). */
+  set(name: string, value: string): void {
+    this.delete(name);
+    this.kv.push(name, value);
+  }
+  delete(name: string): boolean {
+    const kv = this.kv;
+    for (let i = 0; i < kv.length; i += 2) {
+      if (kv[i] === name) {
+        kv.splice(i, 2);
+        return true;
+      }
+    }
+    return false;
+  }
+  /** [name, value] pairs, oldest first. */
+  entries(): [string, string][] {
+    const out: [string, string][] = [];
+    for (let i = 0; i < this.kv.length; i += 2) out.push([this.kv[i]!, this.kv[i + 1]!]);
+    return out;
+  }
+}
+
+/**
+ * One dialog. It is its own entry on the shard's timer wheel (a Dialog is a
+ * Timer), and dialogs sharing a Call-ID are chained through `sameCallId`:
+ * a call costs one object here, plus its strings and variables.
+ */
+export class Dialog extends Timer {
   readonly hEntry: number;
   readonly hId: number;
   readonly callId: string;
   readonly fromUri: string;
   readonly toUri: string;
-  readonly caller: DialogSide;
-  readonly callee: DialogSide;
   state = DlgState.Unconfirmed;
   /** Unix seconds. */
   readonly initTs: number;
@@ -55,21 +99,43 @@ export class Dialog {
   lifetime: number;
   /** Absolute expiry (unix s), 0 while not running. */
   timeoutTs = 0;
-  /** $dlg_var: insertion order; dlg.list shows the most recent first. */
-  readonly vars = new Map<string, string>();
-  readonly timer = new Timer();
+  /** When the current timeout is due, ms on the wheel's clock (the wheel entry may be earlier: it re-arms). */
+  dueMs = 0;
+  /** $dlg_var: creation order; dlg.list shows the most recent first. */
+  readonly vars = new DlgVars();
   byeSeen = false;
+  /** Caller leg: From tag, Contact URI, last CSeq. */
+  readonly callerTag: string;
+  callerContact: string;
+  callerCseq: number;
+  /** Callee leg (set by the 2xx): To tag, Contact URI, last CSeq, and the route set towards the caller. */
+  calleeTag = '';
+  calleeContact = '';
+  calleeCseq = 0;
+  routeSet = '';
+  /** Next dialog with the same Call-ID (forks, spirals). */
+  sameCallId: Dialog | undefined = undefined;
 
-  constructor(hEntry: number, hId: number, msg: SipMessage, lifetime: number) {
+  constructor(hEntry: number, hId: number, msg: SipMessage, lifetime: number, nowS: number) {
+    super();
     this.hEntry = hEntry;
     this.hId = hId;
     this.callId = msg.callId;
     this.fromUri = msg.fromUri;
     this.toUri = msg.toUri;
-    this.caller = { tag: msg.fromTag ?? '', contact: msg.contactUri ?? '', cseq: String(msg.cseq), routeSet: '' };
-    this.callee = { tag: '', contact: '', cseq: '0', routeSet: '' };
-    this.initTs = Math.floor(Date.now() / 1000);
+    this.callerTag = msg.fromTag ?? '';
+    this.callerContact = msg.contactUri ?? '';
+    this.callerCseq = msg.cseq;
+    this.initTs = nowS;
     this.lifetime = lifetime;
+  }
+
+  /** The caller leg as dlg.list shows it (route set: Kamailio stores the 2xx's Record-Routes on the caller leg). */
+  get caller(): DialogSide {
+    return { tag: this.callerTag, contact: this.callerContact, cseq: String(this.callerCseq), routeSet: this.routeSet };
+  }
+  get callee(): DialogSide {
+    return { tag: this.calleeTag, contact: this.calleeContact, cseq: String(this.calleeCseq), routeSet: '' };
   }
 }
 
@@ -88,13 +154,18 @@ export interface DialogOptions {
 }
 
 export class DialogTable {
-  private readonly byCallId = new Map<string, Dialog[]>();
+  /** Call-ID -> first dialog with it (the others chained through sameCallId). */
+  private readonly byCallId = new Map<string, Dialog>();
   private readonly o: Required<Omit<DialogOptions, 'onState'>> & Pick<DialogOptions, 'onState'>;
+  private readonly wheel: TimerWheel;
   private nextId: number;
   private count = 0;
+  /** Dialogs per state (index 1-5), for telemetry without walking the table. */
+  private readonly perState = [0, 0, 0, 0, 0, 0];
 
   constructor(o: DialogOptions) {
     this.o = { earlyTimeout: 300, noackTimeout: 60, linger: 5, hashSize: 4096, ...o };
+    this.wheel = o.wheel;
     // h_id: random start above 3 * size so ids cannot collide with Kamailio nodes' (dmq.md §8.4).
     this.nextId = 3 * this.o.hashSize + Math.floor(Math.random() * 0x3fffffff);
   }
@@ -103,20 +174,23 @@ export class DialogTable {
     return this.count;
   }
 
+  /** How many dialogs are in state `s` (1-5). */
+  inState(s: DlgState | number): number {
+    return this.perState[s] ?? 0;
+  }
+
   /** Every dialog (dlg.list). */
   list(): Dialog[] {
     const out: Dialog[] = [];
-    for (const ds of this.byCallId.values()) out.push(...ds);
+    for (const first of this.byCallId.values()) for (let d: Dialog | undefined = first; d; d = d.sameCallId) out.push(d);
     return out;
   }
 
   /** Finds a dialog by Call-ID and tags, in either direction. */
   find(callId: string, fromTag: string | undefined, toTag: string | undefined): Dialog | undefined {
-    const ds = this.byCallId.get(callId);
-    if (!ds) return undefined;
-    for (const d of ds) {
-      if (d.caller.tag === fromTag && (toTag === undefined || d.callee.tag === '' || d.callee.tag === toTag)) return d;
-      if (toTag !== undefined && d.caller.tag === toTag && d.callee.tag === fromTag) return d;
+    for (let d = this.byCallId.get(callId); d; d = d.sameCallId) {
+      if (d.callerTag === fromTag && (toTag === undefined || d.calleeTag === '' || d.calleeTag === toTag)) return d;
+      if (toTag !== undefined && d.callerTag === toTag && d.calleeTag === fromTag) return d;
     }
     return undefined;
   }
@@ -129,13 +203,14 @@ export class DialogTable {
    */
   manage(ctx: RequestContext): Dialog | undefined {
     const msg = ctx.msg;
+    const toTag = msg.toTag;
     let d: Dialog | undefined;
-    if (msg.toTag === undefined) {
+    if (toTag === undefined) {
       if (msg.methodId !== Method.INVITE) return undefined;
       d = this.find(msg.callId, msg.fromTag, undefined);
       if (!d) d = this.create(msg);
     } else {
-      d = this.find(msg.callId, msg.fromTag, msg.toTag);
+      d = this.find(msg.callId, msg.fromTag, toTag);
       if (d) this.inDialog(d, msg);
     }
     if (d) ctx.vars[DLG_VAR_KEY] = d;
@@ -159,10 +234,7 @@ export class DialogTable {
     const d = this.current(vars, msg);
     if (!d) return false;
     if (value === null || value === '') d.vars.delete(name);
-    else {
-      d.vars.delete(name);
-      d.vars.set(name, value);
-    }
+    else d.vars.set(name, value);
     return true;
   }
 
@@ -178,11 +250,11 @@ export class DialogTable {
     if (status < 300) {
       if (d.state >= DlgState.ConfirmedNa && d.state !== DlgState.Deleted) return;
       if (reply) {
-        d.callee.tag = reply.toTag ?? d.callee.tag;
-        d.callee.contact = reply.contactUri ?? '';
-        d.caller.routeSet = reply.recordRoutes.map((r) => `<${r.uri}>`).join(',');
+        d.calleeTag = reply.toTag ?? d.calleeTag;
+        d.calleeContact = reply.contactUri ?? '';
+        d.routeSet = reply.recordRouteSet();
       }
-      d.startTs = Math.floor(Date.now() / 1000);
+      d.startTs = nowSeconds();
       this.setState(d, DlgState.ConfirmedNa);
       this.arm(d, this.o.noackTimeout);
       return;
@@ -195,11 +267,17 @@ export class DialogTable {
     const size = this.o.hashSize;
     const hEntry = coreHashBytes(msg.buf, msg.slots[msg.at + S.CALLID_OFF]!, msg.slots[msg.at + S.CALLID_LEN]!) & (size - 1);
     this.nextId = (this.nextId + 1) >>> 0;
-    const d = new Dialog(hEntry, this.nextId, msg, this.o.defaultTimeout);
-    const list = this.byCallId.get(d.callId);
-    if (list) list.push(d);
-    else this.byCallId.set(d.callId, [d]);
+    const d = new Dialog(hEntry, this.nextId, msg, this.o.defaultTimeout, nowSeconds());
+    const first = this.byCallId.get(d.callId);
+    if (first) {
+      let last = first;
+      while (last.sameCallId) last = last.sameCallId;
+      last.sameCallId = d;
+    } else {
+      this.byCallId.set(d.callId, d);
+    }
     this.count++;
+    this.perState[d.state]!++;
     this.arm(d, this.o.earlyTimeout);
     return d;
   }
@@ -207,8 +285,8 @@ export class DialogTable {
   private inDialog(d: Dialog, msg: SipMessage): void {
     if (d.state === DlgState.Deleted) return;
     const m = msg.methodId;
-    if (msg.fromTag === d.caller.tag) d.caller.cseq = String(msg.cseq);
-    else d.callee.cseq = String(msg.cseq);
+    if (msg.fromTag === d.callerTag) d.callerCseq = msg.cseq;
+    else d.calleeCseq = msg.cseq;
     if (m === Method.BYE) {
       d.byeSeen = true;
       this.end(d);
@@ -220,17 +298,30 @@ export class DialogTable {
   }
 
   private end(d: Dialog): void {
-    d.endTs = Math.floor(Date.now() / 1000);
+    d.endTs = nowSeconds();
     this.setState(d, DlgState.Deleted);
     this.arm(d, this.o.linger);
   }
 
+  /**
+   * Sets the dialog's timeout to `seconds` from now. The wheel entry moves
+   * only when the new timeout is earlier than the one it waits for; a later
+   * one (the lifetime pushed back by each in-dialog request) is picked up
+   * when the entry fires early and re-arms for the rest.
+   */
   private arm(d: Dialog, seconds: number): void {
-    d.timeoutTs = d.state === DlgState.Deleted ? 0 : Math.floor(Date.now() / 1000) + seconds;
-    this.o.wheel.schedule(seconds * 1000, this.expire, d, d.timer);
+    d.timeoutTs = d.state === DlgState.Deleted ? 0 : nowSeconds() + seconds;
+    const delay = seconds * 1000;
+    d.dueMs = this.wheel.now() + delay;
+    if (!d.active || d.at > d.dueMs) this.wheel.schedule(delay, this.expire, d, d);
   }
 
   private readonly expire = (d: Dialog): void => {
+    const early = d.dueMs - this.wheel.now();
+    if (early > 0) {
+      this.wheel.schedule(early, this.expire, d, d);
+      return;
+    }
     if (d.state === DlgState.Deleted) {
       this.unlink(d);
       return;
@@ -240,20 +331,33 @@ export class DialogTable {
   };
 
   private unlink(d: Dialog): void {
-    this.o.wheel.cancel(d.timer);
-    const list = this.byCallId.get(d.callId);
-    if (!list) return;
-    const i = list.indexOf(d);
-    if (i < 0) return;
-    list.splice(i, 1);
-    if (list.length === 0) this.byCallId.delete(d.callId);
+    this.wheel.cancel(d);
+    const first = this.byCallId.get(d.callId);
+    if (!first) return;
+    if (first === d) {
+      if (d.sameCallId) this.byCallId.set(d.callId, d.sameCallId);
+      else this.byCallId.delete(d.callId);
+    } else {
+      let prev = first;
+      while (prev.sameCallId && prev.sameCallId !== d) prev = prev.sameCallId;
+      if (prev.sameCallId !== d) return;
+      prev.sameCallId = d.sameCallId;
+    }
+    d.sameCallId = undefined;
     this.count--;
+    this.perState[d.state]!--;
   }
 
   private setState(d: Dialog, s: DlgState): void {
     const from = d.state;
     if (from === s) return;
     d.state = s;
+    this.perState[from]!--;
+    this.perState[s]!++;
     this.o.onState?.(d, from);
   }
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
 }

@@ -80,7 +80,7 @@ function socketOf(shard: Shard): string {
 
 /** Kamailio's `match_downstream_dialog()`: Call-ID, and the From-tag when given. */
 function matches(d: Dialog, callId: string, fromTag: string | undefined): boolean {
-  return d.callId === callId && (fromTag === undefined || d.caller.tag === fromTag);
+  return d.callId === callId && (fromTag === undefined || d.callerTag === fromTag);
 }
 
 function registerDialogQueries(): void {

@@ -7,7 +7,7 @@
  * die with the batch. Copy (`String`s are copies) what outlives the turn.
  */
 import { scanner } from '../native';
-import { allocBytes, allocWords } from './pool';
+import { allocBytes, allocWords, latin1 } from './pool';
 import {
   E,
   E_SIZE,
@@ -102,11 +102,11 @@ class LazyVia implements ViaView {
 
   private opt(o: number): string | undefined {
     const off = this.sl[this.b + o]!;
-    return off === NONE ? undefined : this.buf.toString('latin1', off, off + this.sl[this.b + o + 1]!);
+    return off === NONE ? undefined : latin1(this.buf, off, off + this.sl[this.b + o + 1]!);
   }
 
   get value(): string {
-    return (this.v ??= this.buf.toString('latin1', this.valOff, this.valOff + this.valLen));
+    return (this.v ??= latin1(this.buf, this.valOff, this.valOff + this.valLen));
   }
   get transport(): string {
     return this.opt(E.VIA_TRANSPORT_OFF)!;
@@ -145,6 +145,10 @@ export class SipMessage {
   readonly slots: Uint32Array;
   readonly at: number;
   private viaCache: ViaView[] | undefined = undefined;
+  // The fields tm, dialogs and the dispatcher all read, decoded once (null: absent).
+  private callIdStr: string | undefined = undefined;
+  private fromTagStr: string | null | undefined = undefined;
+  private toTagStr: string | null | undefined = undefined;
 
   constructor(buf: Buffer, slots: Uint32Array, at = 0) {
     this.buf = buf;
@@ -173,7 +177,7 @@ export class SipMessage {
       const base = this.at + FIXED + i * E_SIZE;
       if (this.slots[base + E.TYPE] !== EntryType.VIA) continue;
       const off = this.slots[base + E.VIA_BRANCH_OFF]!;
-      return off === NONE ? undefined : this.buf.toString('latin1', off, off + this.slots[base + E.VIA_BRANCH_LEN]!);
+      return off === NONE ? undefined : latin1(this.buf, off, off + this.slots[base + E.VIA_BRANCH_LEN]!);
     }
     return undefined;
   }
@@ -184,11 +188,11 @@ export class SipMessage {
 
   private str(offSlot: number): string | undefined {
     const off = this.s(offSlot);
-    return off === NONE ? undefined : this.buf.toString('latin1', off, off + this.s(offSlot + 1));
+    return off === NONE ? undefined : latin1(this.buf, off, off + this.s(offSlot + 1));
   }
 
   private text(off: number, len: number): string {
-    return this.buf.toString('latin1', off, off + len);
+    return latin1(this.buf, off, off + len);
   }
 
   get isRequest(): boolean {
@@ -215,7 +219,7 @@ export class SipMessage {
     return off === NONE ? '' : this.buf.toString('utf8', off, off + this.s(S.REASON_LEN));
   }
   get callId(): string {
-    return this.str(S.CALLID_OFF) ?? '';
+    return (this.callIdStr ??= this.str(S.CALLID_OFF) ?? '');
   }
   /** Kamailio ds_get_hash of the Call-ID (dispatcher algorithm 0). */
   get callIdHash(): number {
@@ -232,7 +236,8 @@ export class SipMessage {
     return this.str(S.FROM_URI_OFF) ?? '';
   }
   get fromTag(): string | undefined {
-    return this.str(S.FROM_TAG_OFF);
+    if (this.fromTagStr === undefined) this.fromTagStr = this.str(S.FROM_TAG_OFF) ?? null;
+    return this.fromTagStr ?? undefined;
   }
   get to(): string {
     return this.str(S.TO_OFF) ?? '';
@@ -241,7 +246,8 @@ export class SipMessage {
     return this.str(S.TO_URI_OFF) ?? '';
   }
   get toTag(): string | undefined {
-    return this.str(S.TO_TAG_OFF);
+    if (this.toTagStr === undefined) this.toTagStr = this.s(S.TO_TAG_OFF) === NONE ? null : this.str(S.TO_TAG_OFF)!;
+    return this.toTagStr ?? undefined;
   }
   get cseq(): number {
     return this.s(S.CSEQ_NUM);
@@ -346,6 +352,19 @@ export class SipMessage {
   /** Every Record-Route value, in order. */
   get recordRoutes(): RouteView[] {
     return this.entries(EntryType.RR).map((b) => this.route(b));
+  }
+
+  /** The Record-Route URIs as a route set, `<uri>,<uri>` in header order ('' without any). */
+  recordRouteSet(): string {
+    let out = '';
+    const n = this.s(S.ENTRY_COUNT);
+    for (let i = 0; i < n; i++) {
+      const b = this.at + FIXED + i * E_SIZE;
+      if (this.slots[b + E.TYPE] !== EntryType.RR) continue;
+      const off = this.slots[b + E.RT_URI_OFF]!;
+      out += `${out ? ',' : ''}<${latin1(this.buf, off, off + this.slots[b + E.RT_URI_LEN]!)}>`;
+    }
+    return out;
   }
 
   /**

@@ -45,3 +45,15 @@ export function latin1Bytes(s: string): Buffer {
   b.write(s, 0, s.length, 'latin1');
   return b;
 }
+
+// Buffer#latin1Slice is what buf.toString('latin1', s, e) calls after its
+// argument checks; the hot paths decode many short fields (tags, Call-IDs,
+// URIs) and skip those checks (callers pass in-range offsets).
+type Latin1Slicer = (start: number, end: number) => string;
+const slicer: Latin1Slicer | undefined = (Buffer.prototype as unknown as { latin1Slice?: Latin1Slicer }).latin1Slice;
+
+/** The bytes [start, end) of buf as a latin1 string (start <= end <= buf.length). */
+export const latin1 =
+  typeof slicer === 'function'
+    ? (buf: Buffer, start: number, end: number): string => (buf as unknown as { latin1Slice: Latin1Slicer }).latin1Slice(start, end)
+    : (buf: Buffer, start: number, end: number): string => buf.toString('latin1', start, end);

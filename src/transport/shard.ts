@@ -16,7 +16,7 @@ import { loadRoute, type RouteEnv } from '../routes';
 import { type RouteScript } from '../routes/api';
 import { buildBadRequestReply } from '../sip/bad-request';
 import { SipMessage } from '../sip/message';
-import { TimerWheel } from '../tm/timer-wheel';
+import { type Clock, TimerWheel } from '../tm/timer-wheel';
 import { type LocalIdentity, type TmTimers, TransactionManager } from '../tm/tm';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
@@ -36,6 +36,8 @@ export interface ShardOptions {
   route?: (env: RouteEnv) => RouteScript;
   /** Timer wheel resolution, ms. */
   tickMs?: number;
+  /** The timer wheel's clock (default: the monotonic clock; benchmarks drive a virtual one). */
+  clock?: Clock;
   /** This shard's block of the shared telemetry (telemetry.ts). */
   telemetry?: Float64Array;
 }
@@ -82,7 +84,7 @@ export class Shard {
     this.config = o.config;
     this.telemetry = o.telemetry ?? new Float64Array(T.SIZE);
     this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
-    this.wheel = new TimerWheel({ tickMs: o.tickMs ?? 10 });
+    this.wheel = new TimerWheel({ tickMs: o.tickMs ?? 10, clock: o.clock });
     this.sender = new BatchSender(o.flush);
     this.dialogs = new DialogTable({ wheel: this.wheel, defaultTimeout: o.config.dialog.defaultTimeout });
     this.dispatcher = { current: new Dispatcher(o.dsState.list, o.dsState, dispatcherOptionsFromConfig(o.config.dispatcher)) };
@@ -175,8 +177,7 @@ export class Shard {
     t[T.SEND_BATCHES] = this.sender.stats.batches;
     t[T.BAD_REQUEST_REPLIES] = this.stats.badRequestReplies;
     t[T.TIMERS] = this.wheel.size;
-    for (let s = 1; s <= 5; s++) t[T.DIALOG_STATE + s] = 0;
-    for (const d of this.dialogs.list()) t[T.DIALOG_STATE + d.state]!++;
+    for (let s = 1; s <= 5; s++) t[T.DIALOG_STATE + s] = this.dialogs.inState(s);
     if (this.ticks % 100 === 0 && this.loopDelay.count > 0) {
       t[T.LOOP_DELAY_P50] = this.loopDelay.percentile(50) / 1e6;
       t[T.LOOP_DELAY_P99] = this.loopDelay.percentile(99) / 1e6;
