@@ -157,7 +157,7 @@ function main(): void {
     const before = Math.floor(virtualMs / 100);
     virtualMs += 1000 / cps;
     const t0 = process.hrtime.bigint();
-    shard.wheel.advance();
+    shard.tick();
     if (Math.floor(virtualMs / 100) !== before) shard.publish();
     inside += process.hrtime.bigint() - t0;
     return Number(inside - start);

@@ -350,6 +350,10 @@ export function authHashKey(proxyAuthorization: string | undefined, authorizatio
  * The dispatcher of one shard over one loaded list. Not thread-safe by itself
  * (a shard is one thread); the shared parts are in DsState.
  */
+/** The (shared, empty) branch lists of every selection but alg 12's. */
+const NO_BRANCHES: string[] = Object.freeze([]) as unknown as string[];
+const NO_BRANCH_INDEXES: number[] = Object.freeze([]) as unknown as number[];
+
 export class Dispatcher implements DsLoadTarget {
   readonly list: DsList;
   readonly state: DsState;
@@ -564,12 +568,13 @@ export class Dispatcher implements DsLoadTarget {
       sock: this.socks[base + chosen],
       records: recs,
       cnt: undefined,
-      branches: [],
-      branchIndexes: [],
+      branches: alg === DS_ALG.PARALLEL ? [] : NO_BRANCHES,
+      branchIndexes: alg === DS_ALG.PARALLEL ? [] : NO_BRANCH_INDEXES,
       callId: callId.length > 0 ? callId : trimLws(input.callId),
     };
 
     if (eff === DS_ALG.PARALLEL) {
+      // (alg 12 is never downgraded, so its selection owns fresh branch arrays)
       for (let j = chosen + 1; j < n; j++) {
         sel.branches.push(this.recPlain[base + j]!.uri);
         sel.branchIndexes.push(base + j);

@@ -1,7 +1,9 @@
 /**
  * Batches outgoing datagrams: every send() of one turn (a received batch, a
  * timer tick) is copied into one staging buffer and leaves in a single
- * sendmmsg() when the turn's synchronous work is done (a microtask).
+ * sendmmsg() when the turn's synchronous work is done. The shard brackets
+ * its own turns (beginTurn() ... flush()); a send() outside them schedules
+ * the flush as a microtask.
  */
 import { type Addr } from '../sip/addr';
 import { type Sender } from '../tm/tm';
@@ -49,6 +51,14 @@ export class BatchSender implements Sender {
       this.scheduled = true;
       queueMicrotask(this.flush);
     }
+  }
+
+  /**
+   * The caller's turn starts: it calls flush() when the turn ends (in a
+   * `finally`), so sends until then need no microtask.
+   */
+  beginTurn(): void {
+    this.scheduled = true;
   }
 
   /** Sends what is queued now. */

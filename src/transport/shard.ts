@@ -139,13 +139,21 @@ export class Shard {
     if (this.ticker) return;
     this.loopDelay.enable();
     this.ticker = setInterval(() => {
-      try {
-        this.wheel.advance();
-      } catch (err) {
-        this.log.error({ err }, 'timer callback failed');
-      }
+      this.tick();
       if (++this.ticks % 10 === 0) this.publish();
     }, this.wheel.tickMs);
+  }
+
+  /** One turn of the timer wheel: the timers due by now fire, their sends leave together. */
+  tick(): void {
+    this.sender.beginTurn();
+    try {
+      this.wheel.advance();
+    } catch (err) {
+      this.log.error({ err }, 'timer callback failed');
+    } finally {
+      this.sender.flush();
+    }
   }
 
   stopTimers(): void {
@@ -192,6 +200,15 @@ export class Shard {
    * (STRIDE slots per datagram, as the native socket delivers them).
    */
   handleBatch(buf: Buffer, meta: Uint32Array, count: number, slots?: Uint32Array): void {
+    this.sender.beginTurn();
+    try {
+      this.handle(buf, meta, count, slots);
+    } finally {
+      this.sender.flush();
+    }
+  }
+
+  private handle(buf: Buffer, meta: Uint32Array, count: number, slots: Uint32Array | undefined): void {
     this.stats.batches++;
     const tel = this.telemetry;
     tel[T.BATCHES]!++;
@@ -228,7 +245,6 @@ export class Shard {
         this.log.error({ err: e }, 'message handling failed');
       }
     }
-    this.sender.flush();
   }
 
   private malformed(buf: Buffer, off: number, len: number, src: { ip: number; port: number }, code: number): void {
