@@ -33,11 +33,11 @@ import {
 import { type Addr, ipv4ToInt, uriToAddr } from '../sip/addr';
 import { EditList, removeListValue } from '../sip/edit';
 import { fnv1a, MAGIC_COOKIE, newBranchBase, newTmToTag, slToTag } from '../sip/ids';
-import { isParseFailure, parseMessage, SipMessage, type ViaView } from '../sip/message';
+import { isParseFailure, parseMessage, SipMessage } from '../sip/message';
 import { buildLocalReply, editTopVia, REASONS, replyAddress } from '../sip/reply';
 import { defaultPort, parseUri } from '../sip/uri';
 import { type TimerWheel } from './timer-wheel';
-import { BranchState, ClientBranch, type RelayPlan, ServerState, ServerTxn } from './transactions';
+import { BranchState, ClientBranch, type RelayPlan, ServerIndex, ServerState, ServerTxn } from './transactions';
 
 export interface Sender {
   /** Queues one datagram (flushed as a batch at the end of the turn). */
@@ -155,16 +155,6 @@ export function replyPriority(code: number): number {
 
 const ACK_TO_INVITE = 'INVITE';
 
-/** RFC 3261 §17.2.3 server transaction key (ACK and CANCEL find the INVITE with method 'INVITE'). */
-function serverKey(msg: SipMessage, via: ViaView, method: string): string {
-  const branch = via.branch;
-  if (branch !== undefined && branch.startsWith(MAGIC_COOKIE)) {
-    return `${branch}\u0000${via.host.toLowerCase()}:${via.port}\u0000${method}`;
-  }
-  // RFC 2543 peers: Call-ID, CSeq number, From tag and top Via.
-  return `${msg.callId}\u0000${msg.cseq}\u0000${msg.fromTag ?? ''}\u0000${via.value}\u0000${method}`;
-}
-
 /** Copies a message out of a batch buffer so a transaction can keep it. */
 function keep(msg: SipMessage): SipMessage {
   return msg.copy();
@@ -179,7 +169,7 @@ export class TransactionManager {
   readonly log: Logger;
   readonly timers: TmTimers;
   private readonly maxForwards: number;
-  private readonly servers = new Map<string, ServerTxn>();
+  private readonly servers = new ServerIndex();
   private readonly clients = new Map<string, ClientBranch>();
   private readonly resolved = new Map<string, Addr | null>();
   private readonly myself = new Map<string, boolean>();
@@ -226,24 +216,24 @@ export class TransactionManager {
     const via = msg.topVia!;
     const method = msg.methodId;
     if (method === Method.ACK) {
-      const t = this.servers.get(serverKey(msg, via, ACK_TO_INVITE));
+      const t = this.servers.find(msg, via, ACK_TO_INVITE);
       if (t) {
         this.ackReceived(t);
         return;
       }
     } else if (method === Method.CANCEL) {
-      const again = this.servers.get(serverKey(msg, via, 'CANCEL'));
+      const again = this.servers.find(msg, via, 'CANCEL');
       if (again) {
         this.retransmitLast(again);
         return;
       }
-      const inv = this.servers.get(serverKey(msg, via, ACK_TO_INVITE));
+      const inv = this.servers.find(msg, via, ACK_TO_INVITE);
       if (inv) {
         this.cancelReceived(inv, msg, src);
         return;
       }
     } else {
-      const t = this.servers.get(serverKey(msg, via, msg.method));
+      const t = this.servers.find(msg, via, msg.method);
       if (t) {
         this.retransmitLast(t);
         return;
@@ -502,8 +492,8 @@ export class TransactionManager {
     const req = keep(msg);
     const via = req.topVia!;
     const method = req.method;
-    const t = new ServerTxn(serverKey(req, via, method), req, src, replyAddress(via, src), req.methodId === Method.INVITE, vars, plan);
-    this.servers.set(t.key, t);
+    const t = new ServerTxn(req, src, replyAddress(via, src), req.methodId === Method.INVITE, vars, plan);
+    this.servers.add(t, req, via, method);
     this.stats.transactions++;
     this.pendingCount++;
     if (t.isInvite) this.replyStateful(t, 100, REASONS[100]!);
@@ -540,7 +530,7 @@ export class TransactionManager {
   private completeServer(t: ServerTxn, status: number): void {
     if (t.state !== ServerState.Proceeding) return;
     t.state = ServerState.Completed;
-    if (this.servers.get(t.key) === t) this.pendingCount--;
+    if (t.indexed) this.pendingCount--;
     if (t.isInvite && status >= 300) {
       t.retrInterval = this.timers.t1;
       this.wheel.schedule(this.timers.t1, this.serverRetransmit, t, t.retr);
@@ -575,9 +565,10 @@ export class TransactionManager {
   private cancelReceived(inv: ServerTxn, cancel: SipMessage, src: Addr): void {
     // 200 to the CANCEL itself, remembered to absorb its retransmissions.
     const plan: RelayPlan = { ruri: cancel.ruri, dropTopRoute: false, dropAllRoutes: false, recordRoute: false };
-    const ct = new ServerTxn(serverKey(cancel, cancel.topVia!, 'CANCEL'), keep(cancel), src, replyAddress(cancel.topVia, src), false, {}, plan);
+    const kept = keep(cancel);
+    const ct = new ServerTxn(kept, src, replyAddress(cancel.topVia, src), false, {}, plan);
     ct.toTag = inv.toTag ?? (inv.toTag = newTmToTag());
-    this.servers.set(ct.key, ct);
+    this.servers.add(ct, kept, kept.topVia!, 'CANCEL');
     this.pendingCount++;
     this.replyStateful(ct, 200, 'canceling');
     if (inv.state !== ServerState.Proceeding || inv.canceled) return;
@@ -593,11 +584,11 @@ export class TransactionManager {
 
   /** Ends a transaction: every timer stopped, every key forgotten. */
   private readonly terminate = (t: ServerTxn): void => {
-    if (t.state === ServerState.Proceeding && this.servers.get(t.key) === t) this.pendingCount--;
+    if (t.state === ServerState.Proceeding && t.indexed) this.pendingCount--;
     t.state = ServerState.Terminated;
     this.wheel.cancel(t.retr);
     this.wheel.cancel(t.end);
-    this.servers.delete(t.key);
+    this.servers.remove(t);
     for (const b of t.branches) {
       b.state = BranchState.Terminated;
       this.wheel.cancel(b.retr);

@@ -6,7 +6,8 @@
  */
 import { type FailureHandler, type TxnVars } from '../routes/api';
 import { type Addr } from '../sip/addr';
-import { type SipMessage } from '../sip/message';
+import { MAGIC_COOKIE } from '../sip/ids';
+import { type SipMessage, type ViaView } from '../sip/message';
 import { Timer } from './timer-wheel';
 
 export const enum ServerState {
@@ -31,7 +32,6 @@ export interface RelayPlan {
 }
 
 export class ServerTxn {
-  readonly key: string;
   readonly req: SipMessage;
   readonly src: Addr;
   readonly replyTo: Addr;
@@ -56,9 +56,18 @@ export class ServerTxn {
   retrInterval = 0;
   /** Timer H (give up waiting for ACK) or the wait timer before deletion. */
   readonly end = new Timer();
+  // Matching (ServerIndex): branch, sent-by (host lower-cased) and method, or the RFC 2543 key.
+  matchBranch: string | undefined = undefined;
+  matchHost = '';
+  matchPort = 0;
+  matchMethod = '';
+  legacyKey: string | undefined = undefined;
+  /** Next transaction with the same branch (an INVITE's CANCEL). */
+  sameBranch: ServerTxn | undefined = undefined;
+  /** In the index (findable). */
+  indexed = false;
 
-  constructor(key: string, req: SipMessage, src: Addr, replyTo: Addr, isInvite: boolean, vars: TxnVars, plan: RelayPlan) {
-    this.key = key;
+  constructor(req: SipMessage, src: Addr, replyTo: Addr, isInvite: boolean, vars: TxnVars, plan: RelayPlan) {
     this.req = req;
     this.src = src;
     this.replyTo = replyTo;
@@ -66,6 +75,87 @@ export class ServerTxn {
     this.vars = vars;
     this.plan = plan;
   }
+}
+
+/**
+ * Server transactions by their RFC 3261 §17.2.3 key: the top Via's branch
+ * (with the magic cookie), its sent-by and the method (an ACK or a CANCEL
+ * looks up its INVITE with 'INVITE'). Transactions sharing a branch (an
+ * INVITE and its CANCEL) are chained, so a lookup builds no key string.
+ * Requests from RFC 2543 peers (no cookie) are keyed by Call-ID, CSeq
+ * number, From tag, top Via and method.
+ */
+export class ServerIndex {
+  private readonly byBranch = new Map<string, ServerTxn>();
+  private readonly legacy = new Map<string, ServerTxn>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  find(msg: SipMessage, via: ViaView, method: string): ServerTxn | undefined {
+    const branch = via.branch;
+    if (branch !== undefined && branch.startsWith(MAGIC_COOKIE)) {
+      const host = via.host;
+      const port = via.port;
+      for (let t = this.byBranch.get(branch); t; t = t.sameBranch) {
+        if (t.matchMethod === method && t.matchPort === port && (t.matchHost === host || t.matchHost === host.toLowerCase())) return t;
+      }
+      return undefined;
+    }
+    return this.legacy.get(legacyKey(msg, via, method));
+  }
+
+  /** Makes `t` findable as the transaction of `msg` (its request) for `method`; it shadows an older one with the same key. */
+  add(t: ServerTxn, msg: SipMessage, via: ViaView, method: string): void {
+    if (t.indexed) return;
+    const branch = via.branch;
+    if (branch !== undefined && branch.startsWith(MAGIC_COOKIE)) {
+      t.matchBranch = branch;
+      t.matchHost = via.host.toLowerCase();
+      t.matchPort = via.port;
+      t.matchMethod = method;
+      t.sameBranch = this.byBranch.get(branch);
+      this.byBranch.set(branch, t);
+    } else {
+      const key = legacyKey(msg, via, method);
+      const old = this.legacy.get(key);
+      if (old) old.indexed = false;
+      else this.count++;
+      t.legacyKey = key;
+      this.legacy.set(key, t);
+      t.indexed = true;
+      return;
+    }
+    t.indexed = true;
+    this.count++;
+  }
+
+  remove(t: ServerTxn): void {
+    if (!t.indexed) return;
+    t.indexed = false;
+    this.count--;
+    if (t.legacyKey !== undefined) {
+      if (this.legacy.get(t.legacyKey) === t) this.legacy.delete(t.legacyKey);
+      return;
+    }
+    const branch = t.matchBranch!;
+    const first = this.byBranch.get(branch);
+    if (first === t) {
+      if (t.sameBranch) this.byBranch.set(branch, t.sameBranch);
+      else this.byBranch.delete(branch);
+    } else {
+      let prev = first;
+      while (prev && prev.sameBranch !== t) prev = prev.sameBranch;
+      if (prev) prev.sameBranch = t.sameBranch;
+    }
+    t.sameBranch = undefined;
+  }
+}
+
+function legacyKey(msg: SipMessage, via: ViaView, method: string): string {
+  return `${msg.callId}\u0000${msg.cseq}\u0000${msg.fromTag ?? ''}\u0000${via.value}\u0000${method}`;
 }
 
 export const enum BranchState {

@@ -131,6 +131,23 @@ describe('tm relay over UDP (workers: 0)', () => {
     await uac.waitFor(isReply(callId, 487), 2000, '487');
   });
 
+  it('matches an RFC 2543 peer (Via branch without the magic cookie): retransmission absorbed, CANCEL finds its INVITE', async () => {
+    a.responder = uas.ring();
+    b.responder = uas.ring();
+    const callId = uniq('r2543');
+    const msg = invite(callId, { branch: 'old2543branch' });
+    uac.send(msg, proxy);
+    await uac.waitFor(isReply(callId, 180), 2000, '180');
+    const before180 = uac.all(isReply(callId, 180)).length;
+    uac.send(msg, proxy);
+    await uac.waitFor((r) => isReply(callId, 180)(r) && uac.all(isReply(callId, 180)).length > before180, 2000, 'the 180 re-sent');
+    const invites = a.all(isReq(callId, 'INVITE')).length + b.all(isReq(callId, 'INVITE')).length;
+    assert.equal(invites, 1, 'the retransmission is not relayed');
+    uac.send(request({ method: 'CANCEL', ruri: 'sip:callee@example.net', from: uac, callId, branch: 'old2543branch' }), proxy);
+    await uac.waitFor(isReply(callId, 200, 'CANCEL'), 2000, '200 canceling');
+    await uac.waitFor(isReply(callId, 487), 2000, '487');
+  });
+
   it('retransmits the INVITE downstream at T1 when the UAS is slow, then completes', async () => {
     // The UAS ignores the first INVITE (a lost packet) and answers the retransmission.
     let seen = 0;
