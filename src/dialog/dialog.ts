@@ -207,8 +207,11 @@ export class DialogTable {
     let d: Dialog | undefined;
     if (toTag === undefined) {
       if (msg.methodId !== Method.INVITE) return undefined;
-      d = this.find(msg.callId, msg.fromTag, undefined);
-      if (!d) d = this.create(msg);
+      // a spiral or a second INVITE of the caller's finds its dialog (tm absorbs retransmissions before this)
+      const callId = msg.callId;
+      const first = this.byCallId.get(callId);
+      d = first ? this.find(callId, msg.fromTag, undefined) : undefined;
+      if (!d) d = this.create(msg, first);
     } else {
       d = this.find(msg.callId, msg.fromTag, toTag);
       if (d) this.inDialog(d, msg);
@@ -256,19 +259,19 @@ export class DialogTable {
       }
       d.startTs = nowSeconds();
       this.setState(d, DlgState.ConfirmedNa);
-      this.arm(d, this.o.noackTimeout);
+      this.arm(d, this.o.noackTimeout, d.startTs);
       return;
     }
     // A negative final answer ends a dialog that was not confirmed.
     if (d.state < DlgState.ConfirmedNa) this.end(d);
   }
 
-  private create(msg: SipMessage): Dialog {
+  private create(msg: SipMessage, first: Dialog | undefined): Dialog {
     const size = this.o.hashSize;
     const hEntry = coreHashBytes(msg.buf, msg.slots[msg.at + S.CALLID_OFF]!, msg.slots[msg.at + S.CALLID_LEN]!) & (size - 1);
     this.nextId = (this.nextId + 1) >>> 0;
-    const d = new Dialog(hEntry, this.nextId, msg, this.o.defaultTimeout, nowSeconds());
-    const first = this.byCallId.get(d.callId);
+    const nowS = nowSeconds();
+    const d = new Dialog(hEntry, this.nextId, msg, this.o.defaultTimeout, nowS);
     if (first) {
       let last = first;
       while (last.sameCallId) last = last.sameCallId;
@@ -278,7 +281,7 @@ export class DialogTable {
     }
     this.count++;
     this.perState[d.state]!++;
-    this.arm(d, this.o.earlyTimeout);
+    this.arm(d, this.o.earlyTimeout, nowS);
     return d;
   }
 
@@ -300,7 +303,7 @@ export class DialogTable {
   private end(d: Dialog): void {
     d.endTs = nowSeconds();
     this.setState(d, DlgState.Deleted);
-    this.arm(d, this.o.linger);
+    this.arm(d, this.o.linger, d.endTs);
   }
 
   /**
@@ -309,8 +312,8 @@ export class DialogTable {
    * one (the lifetime pushed back by each in-dialog request) is picked up
    * when the entry fires early and re-arms for the rest.
    */
-  private arm(d: Dialog, seconds: number): void {
-    d.timeoutTs = d.state === DlgState.Deleted ? 0 : nowSeconds() + seconds;
+  private arm(d: Dialog, seconds: number, nowS = nowSeconds()): void {
+    d.timeoutTs = d.state === DlgState.Deleted ? 0 : nowS + seconds;
     const delay = seconds * 1000;
     d.dueMs = this.wheel.now() + delay;
     if (!d.active || d.at > d.dueMs) this.wheel.schedule(delay, this.expire, d, d);
