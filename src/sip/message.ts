@@ -356,15 +356,18 @@ export class SipMessage {
 
   /** The Record-Route URIs as a route set, `<uri>,<uri>` in header order ('' without any). */
   recordRouteSet(): string {
-    let out = '';
+    // join() makes one flat string: a dialog keeps it for the whole call
+    const parts: string[] = [];
     const n = this.s(S.ENTRY_COUNT);
     for (let i = 0; i < n; i++) {
       const b = this.at + FIXED + i * E_SIZE;
       if (this.slots[b + E.TYPE] !== EntryType.RR) continue;
       const off = this.slots[b + E.RT_URI_OFF]!;
-      out += `${out ? ',' : ''}<${latin1(this.buf, off, off + this.slots[b + E.RT_URI_LEN]!)}>`;
+      parts.push('<', latin1(this.buf, off, off + this.slots[b + E.RT_URI_LEN]!), '>,');
     }
-    return out;
+    if (parts.length === 0) return '';
+    parts[parts.length - 1] = '>';
+    return parts.join('');
   }
 
   /**
