@@ -66,6 +66,7 @@ import {
   killGroup,
   percentile,
   readSippDir,
+  shebangFlags,
   sippVersion,
   snapshotSwitchyard,
   startProc,
@@ -283,7 +284,7 @@ async function startSwitchyard(o: Required<FailoverOptions>, maxMs: number): Pro
       `http:\n  listen: ${o.proxyIp}:${o.httpPort}\n`,
   );
   const log = path.join(o.dir, 'switchyard.log');
-  const proc = startProc('switchyard', process.execPath, [o.cli, '--config', cfg], { cwd: o.dir, logFile: log, maxMs });
+  const proc = startProc('switchyard', process.execPath, [...shebangFlags(o.cli), o.cli, '--config', cfg], { cwd: o.dir, logFile: log, maxMs });
   const url = `http://${o.proxyIp}:${o.httpPort}/RPC`;
   const p: Proxy = {
     proc,

@@ -366,6 +366,17 @@ export interface SwitchyardOptions {
   route?: string;
 }
 
+/**
+ * The node flags of the CLI's `#!/usr/bin/env -S node ...` line, so the
+ * proxy runs with the V8 settings the `switchyard` command (and `npm start`)
+ * gives it, e.g. its young generation size.
+ */
+export function shebangFlags(cli: string): string[] {
+  const first = fs.readFileSync(cli, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!.*\bnode\b(.*)$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
+
 /** Starts `node dist/src/cli.js --config DIR/switchyard.yaml` and waits until it answers OPTIONS. */
 export async function startSwitchyard(o: SwitchyardOptions): Promise<ProxyHandle> {
   const cfg = path.join(o.dir, 'switchyard.yaml');
@@ -382,7 +393,8 @@ export async function startSwitchyard(o: SwitchyardOptions): Promise<ProxyHandle
       `dispatcher:\n${list}  ds_ping_interval: 0\n  set: 1\n  alg: 0\n  limit: 2\n` +
       `http:\n  listen: null\n`,
   );
-  const proc = startProc('switchyard', process.execPath, [o.cli ?? SWITCHYARD_CLI, '--config', cfg], {
+  const cli = o.cli ?? SWITCHYARD_CLI;
+  const proc = startProc('switchyard', process.execPath, [...shebangFlags(cli), cli, '--config', cfg], {
     cwd: o.dir,
     logFile: path.join(o.dir, 'switchyard.log'),
     maxMs: o.maxMs,
