@@ -394,7 +394,9 @@ export async function startSwitchyard(o: SwitchyardOptions): Promise<ProxyHandle
       `http:\n  listen: null\n`,
   );
   const cli = o.cli ?? SWITCHYARD_CLI;
-  const proc = startProc('switchyard', process.execPath, [...shebangFlags(cli), cli, '--config', cfg], {
+  // BENCH_PROXY_NODE_FLAGS: extra node flags for the proxy only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const extra = (process.env.BENCH_PROXY_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const proc = startProc('switchyard', process.execPath, [...shebangFlags(cli), ...extra, cli, '--config', cfg], {
     cwd: o.dir,
     logFile: path.join(o.dir, 'switchyard.log'),
     maxMs: o.maxMs,

@@ -88,6 +88,11 @@ const USAGE = `usage: node dist/bench/sipp/run.js [options]
   --rate N          calls/s for a fixed-rate point (default 1000)
   --calls N         calls per fixed-rate point (default 10000)
   --repeat N        run each fixed-rate point N times (default 1)
+  --warmup N        before each measured point, N calls through the freshly started proxy at
+                    --warmup-rate, to UAS of their own, not counted (default 0: none). A JIT-compiled
+                    proxy runs its first second or so on unoptimised code; near the ceiling that
+                    start-up lag alone can tip a step into a retransmission spiral
+  --warmup-rate R   calls/s of the warm-up (default 1000)
   --ramp            find the highest rate with 0 failed calls and < 1% retransmissions
   --ramp-start N    first ramp rate (default 500)
   --ramp-step N     ramp increment (default 500)
@@ -181,8 +186,10 @@ interface Point {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const loadavg = (): string => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-async function waitPortsFree(): Promise<void> {
-  const addrs: [string, number][] = [[PROXY_IP, PROXY_PORT], ...UAS_IPS.map((ip): [string, number] => [ip, SIP_PORT]), [UAC_IP, SIP_PORT]];
+/** Waits until the SIPp ports (and the proxy's, unless `proxyToo` is false) are free. */
+async function waitPortsFree(proxyToo = true): Promise<void> {
+  const sippAddrs = [...UAS_IPS.map((ip): [string, number] => [ip, SIP_PORT]), [UAC_IP, SIP_PORT] as [string, number]];
+  const addrs: [string, number][] = proxyToo ? [[PROXY_IP, PROXY_PORT], ...sippAddrs] : sippAddrs;
   for (let i = 0; i < 100; i++) {
     const busy = addrs.filter(([ip, p]) => udpPortInUse(ip, p));
     if (busy.length === 0) return;
@@ -202,7 +209,16 @@ async function measure(t: Target, rate: number, calls: number, o: Opts): Promise
   let proxy: ProxyHandle | null = null;
   const errors: string[] = [];
   try {
-    for (const ip of UAS_IPS) uas.push(await startUas(ip, SIP_PORT, path.join(dir, `uas-${ip}`), maxMs, o.sippBuff));
+    // With a warm-up, the proxy starts first and carries the warm-up calls to
+    // UAS of their own; the measured UAS start fresh after them.
+    const startMeasuredUas = async (): Promise<void> => {
+      for (const ip of UAS_IPS) uas.push(await startUas(ip, SIP_PORT, path.join(dir, `uas-${ip}`), maxMs, o.sippBuff));
+    };
+    if (o.warmup > 0) {
+      for (const ip of UAS_IPS) uas.push(await startUas(ip, SIP_PORT, path.join(dir, 'warmup', `uas-${ip}`), maxMs, o.sippBuff));
+    } else {
+      await startMeasuredUas();
+    }
     if (t.kind === 'switchyard') {
       proxy = await startSwitchyard({
         cli: o.cli, dir, listenIp: PROXY_IP, listenPort: PROXY_PORT, workers: t.workers, dsList: KAMAILIO_LIST, frTimerMs: o.frTimer, maxMs, route: t.route,
@@ -211,6 +227,16 @@ async function measure(t: Target, rate: number, calls: number, o: Opts): Promise
       proxy = await startKamailio({
         dir, listenIp: PROXY_IP, listenPort: PROXY_PORT, children: o.kamChildren, frTimerMs: o.frTimer, dsListFile: KAMAILIO_LIST, maxMs,
       });
+    }
+    if (o.warmup > 0) {
+      const w = await runUac({
+        dir: path.join(dir, 'warmup', 'uac'), ip: UAC_IP, port: SIP_PORT, proxy: `${PROXY_IP}:${PROXY_PORT}`, calls: o.warmup, rate: o.warmupRate,
+        timeoutS: Math.ceil(o.warmup / o.warmupRate + 60), recvTimeoutMs: 10_000, buffSize: o.sippBuff, shortmsg: false,
+      });
+      for (const u of uas.splice(0)) await stopUas(u);
+      if (w.successful !== o.warmup) errors.push(`warm-up: ${w.successful}/${o.warmup} calls successful`);
+      await waitPortsFree(false);
+      await startMeasuredUas();
     }
     await sleep(200); // let the start-up settle before the CPU snapshot
     const proc = proxy.pids().length;
@@ -364,6 +390,9 @@ interface Opts {
   rate: number;
   calls: number;
   repeat: number;
+  /** Warm-up calls through each fresh proxy before the measured run (0 = none). */
+  warmup: number;
+  warmupRate: number;
   ramp: boolean;
   rampStart: number;
   rampStep: number;
@@ -397,6 +426,8 @@ function parse(argv: string[]): Opts {
       rate: { type: 'string', default: '1000' },
       calls: { type: 'string', default: '10000' },
       repeat: { type: 'string', default: '1' },
+      warmup: { type: 'string', default: '0' },
+      'warmup-rate': { type: 'string', default: '1000' },
       ramp: { type: 'boolean', default: false },
       'ramp-start': { type: 'string', default: '500' },
       'ramp-step': { type: 'string', default: '500' },
@@ -448,6 +479,8 @@ function parse(argv: string[]): Opts {
     rate: int('rate', v.rate!, 1),
     calls: int('calls', v.calls!, 1),
     repeat: int('repeat', v.repeat!, 1),
+    warmup: int('warmup', v.warmup!, 0),
+    warmupRate: int('warmup-rate', v['warmup-rate']!, 1),
     ramp: v.ramp!,
     rampStart: int('ramp-start', v['ramp-start']!, 1),
     rampStep: int('ramp-step', v['ramp-step']!, 1),
