@@ -4,7 +4,9 @@
  * in-dialog BYE (two Routes).
  *
  * Cases, each in its own process (fresh JIT, no cross-talk), 1 s runs after
- * a 0.5 s warm-up, ROUNDS rounds, median reported:
+ * a 0.5 s warm-up, ROUNDS rounds (each round runs every case once, so the
+ * cases of a message are measured side by side), medians reported; the
+ * ratios are medians of per-round ratios:
  *   native        scanner.parse() per message: one JS->C++ crossing each, plus
  *                 reading the Call-ID bucket and method from the slot array
  *   native-batch  scanner.parseBatch() over 32 datagrams in one buffer
@@ -126,28 +128,31 @@ async function main(): Promise<void> {
     /* not a git checkout */
   }
   const machine = `${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
+  // Rounds interleave the cases (round r runs every case of a message once),
+  // and the ratios are medians of per-round ratios: this VM's speed drifts
+  // over seconds, and cases run minutes apart would not compare.
   const results: Record<string, Record<string, number>> = {};
+  const ratios: Record<string, { native: number; batch: number }> = {};
   for (const msgName of Object.keys(MESSAGES)) {
-    results[msgName] = {};
-    for (const c of CASES) {
-      const xs: number[] = [];
-      for (let r = 0; r < rounds; r++) xs.push(await runChild(c, msgName));
-      results[msgName]![c] = median(xs);
-      if (!json) process.stderr.write(`  ${msgName.padEnd(7)} ${c.padEnd(13)} ${Math.round(median(xs)).toLocaleString('en-US')} msgs/s\n`);
-    }
+    const runs: Record<string, number[]> = Object.fromEntries(CASES.map((c) => [c, []]));
+    for (let r = 0; r < rounds; r++) for (const c of CASES) runs[c]!.push(await runChild(c, msgName));
+    results[msgName] = Object.fromEntries(CASES.map((c) => [c, median(runs[c]!)]));
+    const per = (c: CaseName): number => median(runs[c]!.map((x, i) => x / runs['plain-ts']![i]!));
+    ratios[msgName] = { native: per('native'), batch: per('native-batch') };
+    if (!json) for (const c of CASES) process.stderr.write(`  ${msgName.padEnd(7)} ${c.padEnd(13)} ${Math.round(results[msgName]![c]!).toLocaleString('en-US')} msgs/s\n`);
   }
   if (json) {
-    console.log(JSON.stringify({ date: new Date().toISOString(), commit, machine, rounds, results }, null, 1));
+    console.log(JSON.stringify({ date: new Date().toISOString(), commit, machine, rounds, results, ratios }, null, 1));
     return;
   }
-  console.log(`\nparser.bench — ${new Date().toISOString().slice(0, 10)}, commit ${commit}, ${machine}, median of ${rounds} rounds`);
+  console.log(`\nparser.bench — ${new Date().toISOString().slice(0, 10)}, commit ${commit}, ${machine}, median of ${rounds} interleaved rounds; ratios: median of the per-round ratios`);
   console.log('');
   console.log('| message | bytes | native msgs/s | native-batch msgs/s | native+view msgs/s | fallback msgs/s | plain-ts msgs/s | native / plain-ts | batch / plain-ts |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   const f = (x: number): string => Math.round(x).toLocaleString('en-US');
   for (const [m, r] of Object.entries(results)) {
     console.log(
-      `| ${m} | ${MESSAGES[m]!.length} | ${f(r['native']!)} | ${f(r['native-batch']!)} | ${f(r['native+view']!)} | ${f(r['fallback']!)} | ${f(r['plain-ts']!)} | ${(r['native']! / r['plain-ts']!).toFixed(1)}× | ${(r['native-batch']! / r['plain-ts']!).toFixed(1)}× |`,
+      `| ${m} | ${MESSAGES[m]!.length} | ${f(r['native']!)} | ${f(r['native-batch']!)} | ${f(r['native+view']!)} | ${f(r['fallback']!)} | ${f(r['plain-ts']!)} | ${ratios[m]!.native.toFixed(1)}× | ${ratios[m]!.batch.toFixed(1)}× |`,
     );
   }
 }
