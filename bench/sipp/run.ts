@@ -209,16 +209,12 @@ async function measure(t: Target, rate: number, calls: number, o: Opts): Promise
   let proxy: ProxyHandle | null = null;
   const errors: string[] = [];
   try {
-    // With a warm-up, the proxy starts first and carries the warm-up calls to
-    // UAS of their own; the measured UAS start fresh after them.
-    const startMeasuredUas = async (): Promise<void> => {
-      for (const ip of UAS_IPS) uas.push(await startUas(ip, SIP_PORT, path.join(dir, `uas-${ip}`), maxMs, o.sippBuff));
+    // With a warm-up, the proxy's first calls go to UAS of their own (in
+    // DIR/warmup); the measured UAS start fresh after them.
+    const startUasPair = async (sub: string): Promise<void> => {
+      for (const ip of UAS_IPS) uas.push(await startUas(ip, SIP_PORT, path.join(dir, sub, `uas-${ip}`), maxMs, o.sippBuff));
     };
-    if (o.warmup > 0) {
-      for (const ip of UAS_IPS) uas.push(await startUas(ip, SIP_PORT, path.join(dir, 'warmup', `uas-${ip}`), maxMs, o.sippBuff));
-    } else {
-      await startMeasuredUas();
-    }
+    await startUasPair(o.warmup > 0 ? 'warmup' : '');
     if (t.kind === 'switchyard') {
       proxy = await startSwitchyard({
         cli: o.cli, dir, listenIp: PROXY_IP, listenPort: PROXY_PORT, workers: t.workers, dsList: KAMAILIO_LIST, frTimerMs: o.frTimer, maxMs, route: t.route,
@@ -236,7 +232,7 @@ async function measure(t: Target, rate: number, calls: number, o: Opts): Promise
       for (const u of uas.splice(0)) await stopUas(u);
       if (w.successful !== o.warmup) errors.push(`warm-up: ${w.successful}/${o.warmup} calls successful`);
       await waitPortsFree(false);
-      await startMeasuredUas();
+      await startUasPair('');
     }
     await sleep(200); // let the start-up settle before the CPU snapshot
     const proc = proxy.pids().length;
